@@ -1,0 +1,74 @@
+"""The ``kho_meta`` schema: the platform's own bookkeeping in the warehouse.
+
+- ``loads``: one row per delivery (landed, skipped as a duplicate, or refused) with its counts.
+- ``quarantine``: rows that did not land, with the reason and the raw values.
+- ``quality_runs``: one row per Great Expectations validation (dataset, layer, result).
+- ``publications``: one row per publish attempt to CKAN.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+DDL = """
+create schema if not exists kho_meta;
+
+create table if not exists kho_meta.loads (
+    load_id          text primary key,
+    dataset          text not null,
+    source_file      text not null,
+    file_sha256      text not null,
+    archived_path    text,
+    status           text not null check (status in ('landed', 'skipped', 'refused')),
+    rows_delivered   integer not null default 0,
+    rows_landed      integer not null default 0,
+    rows_quarantined integer not null default 0,
+    error            text,
+    started_at       timestamptz not null default now(),
+    finished_at      timestamptz
+);
+create unique index if not exists loads_one_landing_per_file
+    on kho_meta.loads (dataset, file_sha256) where status = 'landed';
+
+create table if not exists kho_meta.quarantine (
+    id             bigserial primary key,
+    dataset        text not null,
+    load_id        text not null,
+    source_file    text not null,
+    source_row     integer,
+    column_name    text,
+    reason         text not null,
+    raw_values     jsonb not null,
+    quarantined_at timestamptz not null default now()
+);
+create index if not exists quarantine_by_load on kho_meta.quarantine (dataset, load_id);
+
+create table if not exists kho_meta.quality_runs (
+    run_id      text primary key,
+    dataset     text not null,
+    layer       text not null check (layer in ('raw', 'mart')),
+    load_id     text,
+    success     boolean not null,
+    critical_failures jsonb not null default '[]',
+    warnings    jsonb not null default '[]',
+    statistics  jsonb not null default '{}',
+    run_at      timestamptz not null default now()
+);
+
+create table if not exists kho_meta.publications (
+    id           bigserial primary key,
+    dataset      text not null,
+    status       text not null check (status in ('published', 'unchanged', 'blocked', 'withdrawn', 'failed')),
+    ckan_url     text,
+    content_hash text,
+    rows         integer,
+    write_calls  integer not null default 0,
+    detail       text,
+    published_at timestamptz not null default now()
+);
+"""
+
+
+def ensure_meta_schema(conn: psycopg.Connection) -> None:
+    """Create the bookkeeping tables if they are missing (idempotent)."""
+    conn.execute(DDL)

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Create the three pinned Python environments under .kho/venvs (idempotent: an environment is
+# rebuilt only when its lock file changed). Needs only python3 (3.11) and network access to PyPI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+state="${KHO_HOME:-$PWD/.kho}"
+mkdir -p "$state"
+export UV_PYTHON_DOWNLOADS=never UV_LINK_MODE=copy
+boot="$PWD/.kho/bootstrap"
+if [ ! -x "$boot/bin/uv" ]; then
+  echo "kho: installing uv into $boot"
+  python3 -m venv "$boot"
+  "$boot/bin/pip" install --quiet uv==0.13.8
+fi
+uv="$boot/bin/uv"
+for env in main dbt ckan; do
+  venv="$PWD/.kho/venvs/$env"
+  lock="requirements/$env.lock.txt"
+  want="$(sha256sum "$lock" | cut -d' ' -f1)"
+  if [ "$(cat "$venv/.lock.sha256" 2>/dev/null)" != "$want" ]; then
+    echo "kho: building the '$env' environment from $lock"
+    rm -rf "$venv"
+    "$uv" venv --quiet --python python3 "$venv"
+    VIRTUAL_ENV="$venv" "$uv" pip sync --quiet "$lock"
+    echo "$want" > "$venv/.lock.sha256"
+  fi
+done
+# The project's own code, editable, without touching the pinned dependencies.
+VIRTUAL_ENV="$PWD/.kho/venvs/main" "$uv" pip install --quiet --no-deps -e .
+VIRTUAL_ENV="$PWD/.kho/venvs/ckan" "$uv" pip install --quiet --no-deps -e ./ckanext-kho
