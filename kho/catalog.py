@@ -1,0 +1,221 @@
+"""The dataset catalog: one YAML file per dataset under ``catalog/<agency>/<dataset>.yml``.
+
+The catalog is the single declaration of what a dataset is: who owns it, how open it is, where it
+comes from, which columns it delivers and how it is published. DAGs, landing, quality checks and the
+publisher all read it through :func:`load_catalog`.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from kho.settings import REPO
+
+CATALOG_DIR = REPO / "catalog"
+IDENT = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
+
+
+class CatalogError(ValueError):
+    """A catalog file is missing, unreadable or does not match the schema."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Agency(Strict):
+    id: str
+    name_vi: str
+    name_en: str
+    description_vi: str = ""
+    description_en: str = ""
+    email: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _ident(cls, v: str) -> str:
+        if not IDENT.match(v):
+            raise ValueError("must be lower_snake_case (letters, digits, _), 2-63 characters")
+        return v
+
+
+ColumnType = Literal["text", "integer", "numeric", "boolean", "date", "timestamp"]
+
+
+class Column(Strict):
+    name: str
+    type: ColumnType = "text"
+    unit: str | None = None
+    required: bool = False
+    key: bool = False
+    personal_data: bool = False
+    match: Literal["area", "province", "commune"] | None = None
+    description_vi: str | None = None
+    description_en: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _ident(cls, v: str) -> str:
+        if not IDENT.match(v):
+            raise ValueError("must be lower_snake_case (letters, digits, _), 2-63 characters")
+        return v
+
+
+class Source(Strict):
+    kind: Literal["inbox", "http", "database"] = "inbox"
+    format: Literal["pxweb", "csv", "xlsx", "json"] = "csv"
+    location: str | None = None
+    encoding: str = "auto"
+    sheet: str | int | None = None
+    header_rows: int = 1
+
+
+class Quality(Strict):
+    max_quarantine_share: float = Field(0.2, ge=0, le=1)
+    on_invalid_value: Literal["refuse", "quarantine"] = "quarantine"
+
+
+class Publish(Strict):
+    model: str
+    resource_name_vi: str | None = None
+    resource_name_en: str | None = None
+
+
+Frequency = Literal["daily", "weekly", "monthly", "quarterly", "yearly"]
+
+SCHEDULES: dict[str, str] = {
+    "daily": "@daily",
+    "weekly": "@weekly",
+    "monthly": "@monthly",
+    "quarterly": "@quarterly",
+    "yearly": "@yearly",
+}
+
+
+class Dataset(Strict):
+    id: str
+    agency: str
+    title_vi: str
+    title_en: str
+    description_vi: str
+    description_en: str
+    classification: Literal["open", "shared", "restricted"]
+    licence: str
+    update_frequency: Frequency
+    tags: list[str] = []
+    source: Source
+    columns: list[Column]
+    quality: Quality = Quality()
+    publish: Publish | None = None
+    path: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("id")
+    @classmethod
+    def _ident(cls, v: str) -> str:
+        if not IDENT.match(v):
+            raise ValueError("must be lower_snake_case (letters, digits, _), 2-63 characters")
+        return v
+
+    @property
+    def raw_schema(self) -> str:
+        return f"raw_{self.agency}"
+
+    @property
+    def raw_table(self) -> str:
+        return self.id
+
+    @property
+    def schedule(self) -> str:
+        return SCHEDULES[self.update_frequency]
+
+    @property
+    def is_open(self) -> bool:
+        return self.classification == "open"
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+
+class Catalog(BaseModel):
+    agencies: dict[str, Agency]
+    datasets: dict[str, Dataset]
+
+    def dataset(self, dataset_id: str) -> Dataset:
+        try:
+            return self.datasets[dataset_id]
+        except KeyError:
+            known = ", ".join(sorted(self.datasets)) or "none"
+            raise CatalogError(f"unknown dataset '{dataset_id}' (catalog has: {known})") from None
+
+
+def _describe(err: ValidationError, path: Path) -> str:
+    parts = []
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"])
+        parts.append(f"{path}: field '{where}': {e['msg']}")
+    return "\n".join(parts)
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise CatalogError(f"{path}: expected a mapping at the top level, found {type(data).__name__}")
+    return data
+
+
+def load_catalog(directory: Path | None = None) -> Catalog:
+    """Read and validate every catalog file; raise :class:`CatalogError` listing all problems."""
+    directory = directory or CATALOG_DIR
+    problems: list[str] = []
+    agencies: dict[str, Agency] = {}
+    agencies_file = directory / "agencies.yml"
+    if agencies_file.exists():
+        for i, raw in enumerate(_read_yaml(agencies_file).get("agencies", [])):
+            try:
+                agency = Agency(**raw)
+                agencies[agency.id] = agency
+            except ValidationError as exc:
+                problems.append(_describe(exc, agencies_file).replace("field '", f"field 'agencies.{i}.", 1))
+    else:
+        problems.append(f"{agencies_file}: missing (every catalog needs its list of agencies)")
+
+    datasets: dict[str, Dataset] = {}
+    for path in sorted(directory.glob("*/*.yml")):
+        try:
+            ds = Dataset(**_read_yaml(path), path=path)
+        except ValidationError as exc:
+            problems.append(_describe(exc, path))
+            continue
+        except CatalogError as exc:
+            problems.append(str(exc))
+            continue
+        if ds.id != path.stem:
+            problems.append(f"{path}: field 'id': '{ds.id}' must match the file name '{path.stem}'")
+        if ds.agency != path.parent.name:
+            problems.append(f"{path}: field 'agency': '{ds.agency}' must match the folder '{path.parent.name}'")
+        if ds.agency not in agencies:
+            problems.append(f"{path}: field 'agency': '{ds.agency}' is not declared in {agencies_file.name}")
+        if ds.id in datasets:
+            problems.append(f"{path}: field 'id': '{ds.id}' is already declared in {datasets[ds.id].path}")
+        datasets[ds.id] = ds
+    if problems:
+        raise CatalogError("\n".join(problems))
+    return Catalog(agencies=agencies, datasets=datasets)
+
+
+@cache
+def catalog() -> Catalog:
+    """The repository's catalog, read once per process."""
+    return load_catalog()
