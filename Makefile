@@ -1,0 +1,50 @@
+# Kho: everything a person or CI runs. `make demo` and `make test` need nothing installed beforehand
+# except python3 (3.11), git and make.
+SHELL := /bin/bash
+PY    := .kho/venvs/main/bin/python
+KHO   := .kho/venvs/main/bin/kho
+# The test suite runs its own services on other ports, beside a running demo.
+TEST_ENV := KHO_HOME=$(CURDIR)/.kho/test KHO_PORT_BASE=56300
+
+.PHONY: install demo up down test test-fast lint format bench airflow clean-test
+
+install:
+	@scripts/install.sh
+
+demo: install
+	@$(KHO) demo
+
+up: install
+	@$(KHO) up
+
+down:
+	@if [ -x $(KHO) ]; then $(KHO) down; $(TEST_ENV) $(KHO) down >/dev/null; fi
+
+# The whole suite against real services started for it (and stopped afterwards).
+test: install
+	@$(TEST_ENV) $(KHO) up
+	@status=0; $(TEST_ENV) $(PY) -m pytest -q $(PYTEST_ARGS) || status=$$?; \
+	  $(TEST_ENV) $(KHO) down >/dev/null; exit $$status
+
+# Unit tests only: no services.
+test-fast: install
+	@$(PY) -m pytest -q -m "not e2e" tests/unit
+
+lint: install
+	@.kho/venvs/main/bin/ruff check .
+	@.kho/venvs/main/bin/ruff format --check .
+	@set -a; eval "$$($(PY) -c 'from kho.dbt import dbt_env; [print(f"{k}={v}") for k, v in dbt_env().items()]')"; \
+	  .kho/venvs/dbt/bin/sqlfluff lint dbt_project/models
+
+format: install
+	@.kho/venvs/main/bin/ruff check --fix -q .
+	@.kho/venvs/main/bin/ruff format -q .
+
+bench: install
+	@$(KHO) up
+	@$(PY) -m bench
+
+# The Airflow UI (airflow standalone) on the demo's state, in the foreground.
+airflow: up
+	@set -a; eval "$$($(PY) -c 'from kho.airflow import airflow_env; [print(f"{k}={v!r}") for k, v in airflow_env().items()]')"; \
+	  exec setsid .kho/venvs/main/bin/airflow standalone

@@ -1,0 +1,29 @@
+"""Which area names Kho knows, for checking deliveries before they land.
+
+The alias list is the dbt seed ``ref_area_aliases.csv`` (built from the GSO lists by
+``scripts/build_reference.py``); landing checks keys against it so that an unknown name is
+quarantined with suggestions, and dbt joins on the same keys. One list, two readers.
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import cache
+
+from kho.settings import REPO
+
+ALIASES = REPO / "dbt_project" / "seeds" / "reference" / "ref_area_aliases.csv"
+
+# Which alias levels a catalog column's ``match`` accepts.
+LEVELS = {
+    "area": {"country", "region", "province"},
+    "province": {"province"},
+    "commune": {"commune"},
+}
+
+
+@cache
+def known_keys(match: str) -> frozenset[str]:
+    levels = LEVELS[match]
+    with ALIASES.open(encoding="utf-8", newline="") as f:
+        return frozenset(row["area_key"] for row in csv.DictReader(f) if row["area_level"] in levels)

@@ -1,0 +1,174 @@
+"""``kho``: the engineer's command line. A thin layer over the library; every command has a
+clear exit code (0 fine, 1 refused or failed, 2 usage error) and one-line errors, never a traceback."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kho.catalog import CatalogError, catalog, load_catalog
+from kho.errors import KhoError
+from kho.settings import settings
+
+app = typer.Typer(
+    help="Kho: the province's shared data warehouse.", no_args_is_help=True, add_completion=False
+)
+catalog_app = typer.Typer(help="The dataset catalog.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def up() -> None:
+    """Start PostgreSQL, Redis and CKAN (if not running) and write .kho/services.env."""
+    from kho.stack import up as stack_up
+
+    try:
+        stack_up(echo=lambda m: out.print(f"[dim]starting {m}[/]"))
+    except KhoError as exc:
+        fail(str(exc))
+    out.print(f"services up; addresses in {settings().services_env}")
+
+
+@app.command()
+def down() -> None:
+    """Stop every process Kho started, and nothing else."""
+    from kho.stack import down as stack_down
+
+    stopped = stack_down()
+    out.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@app.command()
+def ingest(dataset: str, file: Path) -> None:
+    """Land one delivered FILE for DATASET now (outside Airflow) and report what happened."""
+    from rich.progress import Progress
+
+    from kho.errors import DeliveryError
+    from kho.land import ingest_file
+
+    try:
+        catalog().dataset(dataset)
+    except CatalogError as exc:
+        fail(str(exc), 2)
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task(f"landing {file.name}", total=None)
+        try:
+            report = ingest_file(dataset, file, progress=lambda n: progress.update(task, completed=n))
+        except DeliveryError as exc:
+            progress.stop()
+            fail(str(exc))
+    out.print(report.summary(), highlight=False)
+
+
+@app.command()
+def run(dataset: str = typer.Argument(None, help="Only this dataset (default: all)")) -> None:
+    """Run the pipeline as real Airflow DAG runs: the ingest DAG(s), then the warehouse DAG."""
+    from kho.runs import run_pipeline
+
+    ids = [dataset] if dataset else sorted(catalog().datasets)
+    for ds_id in ids:
+        try:
+            catalog().dataset(ds_id)
+        except CatalogError as exc:
+            fail(str(exc), 2)
+    ok = run_pipeline(ids, echo=lambda m: out.print(m, highlight=False))
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def status() -> None:
+    """Per dataset: last delivery, rows landed and quarantined, quality, publication, freshness."""
+    from kho.status import dataset_status
+
+    table = Table(title="Kho datasets")
+    for col in ("dataset", "last delivery", "landed", "quarantined", "quality", "published", "freshness"):
+        table.add_column(col)
+    for row in dataset_status():
+        table.add_row(
+            row.dataset,
+            row.last_delivery,
+            str(row.rows_landed),
+            str(row.rows_quarantined),
+            row.quality,
+            row.published,
+            row.freshness,
+        )
+    out.print(table)
+
+
+@app.command()
+def demo() -> None:
+    """Start everything, drop the bundled sample deliveries into the inboxes, run the pipeline, summarise."""
+    from kho.runs import run_pipeline
+    from kho.stack import up as stack_up
+    from kho.status import print_summary
+
+    s = settings()
+    try:
+        stack_up(s, echo=lambda m: out.print(f"[dim]starting {m}[/]"))
+    except KhoError as exc:
+        fail(str(exc))
+    for ds_id in sorted(catalog().datasets):
+        samples = s.repo / "samples" / ds_id
+        if samples.is_dir():
+            inbox = s.inbox_dir / ds_id
+            inbox.mkdir(parents=True, exist_ok=True)
+            for f in sorted(samples.iterdir()):
+                if f.is_file():
+                    shutil.copy2(f, inbox / f.name)
+    ok = run_pipeline(sorted(catalog().datasets), echo=lambda m: out.print(m, highlight=False))
+    print_summary(out)
+    out.print(f"services left running; addresses in {s.services_env}; stop them with `make down`")
+    if not ok:
+        raise typer.Exit(1)
+
+
+@catalog_app.command("list")
+def catalog_list() -> None:
+    """List the datasets in the catalog."""
+    table = Table()
+    for col in ("id", "agency", "classification", "frequency", "source", "title"):
+        table.add_column(col)
+    for ds in sorted(catalog().datasets.values(), key=lambda d: (d.agency, d.id)):
+        table.add_row(
+            ds.id,
+            ds.agency,
+            ds.classification,
+            ds.update_frequency,
+            f"{ds.source.kind}/{ds.source.format}",
+            ds.title_vi,
+        )
+    out.print(table)
+
+
+@catalog_app.command("validate")
+def catalog_validate(
+    directory: Path = typer.Argument(None, help="Catalog folder (default: ./catalog)"),
+) -> None:
+    """Check every catalog file against the schema; list every problem with its file and field."""
+    try:
+        cat = load_catalog(directory)
+    except CatalogError as exc:
+        fail(f"the catalog has problems:\n{exc}")
+    out.print(f"catalog ok: {len(cat.datasets)} datasets, {len(cat.agencies)} agencies")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    try:
+        app()
+    except KhoError as exc:
+        err.print(f"error: {exc}")
+        sys.exit(1)

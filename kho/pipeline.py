@@ -1,0 +1,95 @@
+"""The steps of a dataset's flow, as plain functions: the DAGs, the CLI and the tests call these.
+
+land (inbox -> raw) -> validate raw -> [dbt builds the marts] -> validate mart -> publish (if the gate passes)
+"""
+
+from __future__ import annotations
+
+from kho.catalog import catalog
+from kho.errors import QualityGateError
+from kho.land import LoadReport, ingest_inbox
+from kho.settings import Settings, settings
+
+
+def land_inbox(dataset_id: str, s: Settings | None = None) -> list[dict]:
+    """Land every waiting delivery; a list of load reports (as dicts, for XCom)."""
+    return [r.as_dict() for r in ingest_inbox(dataset_id, s)]
+
+
+def refused(reports: list[dict]) -> list[str]:
+    return [LoadReport(**r).summary() for r in reports if r["status"] == "refused"]
+
+
+def validate(dataset_id: str, layer: str, load_id: str | None = None, s: Settings | None = None) -> dict:
+    """Run the dataset's Great Expectations suite for ``layer``; the result as a dict."""
+    from kho.quality import validate as gx_validate
+
+    result = gx_validate(dataset_id, layer, load_id=load_id, s=s)
+    return {
+        "dataset": dataset_id,
+        "layer": layer,
+        "success": result.success,
+        "critical_failures": [str(f) for f in result.critical_failures],
+        "warnings": [str(w) for w in result.warnings],
+    }
+
+
+def publish(dataset_id: str, s: Settings | None = None) -> dict:
+    """Publish the dataset to CKAN if it is open and its latest quality results pass."""
+    from publishers.ckan import publish_dataset
+
+    s = s or settings()
+    ds = catalog().dataset(dataset_id)
+    if not ds.is_open or ds.publish is None:
+        return {
+            "dataset": dataset_id,
+            "status": "not published",
+            "reason": f"classification {ds.classification}",
+        }
+    failures = gate_failures(dataset_id, s)
+    if failures:
+        _record_blocked(dataset_id, failures, s)
+        raise QualityGateError(
+            f"{dataset_id}: not published, critical expectations failed: " + "; ".join(failures)
+        )
+    result = publish_dataset(dataset_id, s=s)
+    return {
+        "dataset": dataset_id,
+        "status": result.status,
+        "url": result.dataset_url,
+        "rows": result.rows,
+        "write_calls": result.write_calls,
+    }
+
+
+def gate_failures(dataset_id: str, s: Settings) -> list[str]:
+    """Critical failures of the latest raw and mart validations of the dataset (empty: may publish)."""
+    import psycopg
+
+    with psycopg.connect(s.warehouse_url) as conn:
+        rows = conn.execute(
+            """
+            select distinct on (layer) layer, success, critical_failures
+            from kho_meta.quality_runs where dataset = %s
+            order by layer, run_at desc
+            """,
+            [dataset_id],
+        ).fetchall()
+    layers = {layer: (success, failures) for layer, success, failures in rows}
+    problems = []
+    if "mart" not in layers:
+        problems.append("the mart has never been validated")
+    for layer, (success, failures) in sorted(layers.items()):
+        if not success:
+            problems += [f"{layer}: {f}" for f in failures] or [f"{layer}: validation failed"]
+    return problems
+
+
+def _record_blocked(dataset_id: str, failures: list[str], s: Settings) -> None:
+    import psycopg
+
+    with psycopg.connect(s.warehouse_url) as conn:
+        conn.execute(
+            "insert into kho_meta.publications (dataset, status, detail) values (%s, 'blocked', %s)",
+            [dataset_id, "; ".join(failures)],
+        )

@@ -1,0 +1,60 @@
+"""Bring the whole local stack up or down: PostgreSQL, Redis, CKAN, Airflow's database, dbt manifest."""
+
+from __future__ import annotations
+
+import psycopg
+
+from kho import airflow, services
+from kho.dbt import run_dbt
+from kho.meta import ensure_meta_schema
+from kho.settings import Settings, settings
+
+
+def up(s: Settings | None = None, echo=print) -> dict[str, str]:
+    """Start (or find running) every service; write ``services.env``; return its values."""
+    from kho import ckan_service
+
+    s = s or settings()
+    for d in (s.home, s.run_dir, s.log_dir, s.archive_dir, s.inbox_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    echo("PostgreSQL ...")
+    services.start_postgres(s)
+    services.ensure_database("kho", s=s)
+    with psycopg.connect(s.warehouse_url) as conn:
+        ensure_meta_schema(conn)
+    echo("Redis ...")
+    services.start_redis(s)
+    echo("CKAN ...")
+    ckan_service.setup(s)
+    ckan_url = ckan_service.start(s)
+    echo("Airflow metadata database ...")
+    airflow.migrate(s)
+    echo("dbt manifest ...")
+    parse = run_dbt(["parse", "--quiet"], s=s, check=False)
+    if parse.returncode != 0:
+        raise services.ServiceError(f"dbt parse failed:\n{parse.stdout[-2000:]}{parse.stderr[-2000:]}")
+    values = {
+        "KHO_CKAN_URL": ckan_url,
+        "KHO_CKAN_API_TOKEN": ckan_service.api_token(s),
+        "KHO_AIRFLOW_HOME": str(s.airflow_home),
+    }
+    services.write_services_env(s, values)
+    return values
+
+
+def down(s: Settings | None = None) -> list[str]:
+    """Stop every process Kho started (and nothing else); return what was stopped."""
+    from kho import ckan_service
+
+    s = s or settings()
+    stopped = []
+    for name in ("airflow", "agency_api"):
+        if services.stop_process(s, name):
+            stopped.append(name)
+    if ckan_service.stop(s):
+        stopped.append("ckan")
+    if services.stop_process(s, "redis"):
+        stopped.append("redis")
+    if services.stop_postgres(s):
+        stopped.append("postgres")
+    return stopped

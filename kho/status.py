@@ -1,0 +1,119 @@
+"""What `kho status` and the end of `make demo` report, read from ``kho_meta``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from kho.catalog import catalog
+from kho.meta import ensure_meta_schema
+from kho.settings import Settings, settings
+
+# How old the last delivery may be before a dataset counts as stale (schedule plus grace).
+MAX_AGE = {
+    "daily": timedelta(days=2),
+    "weekly": timedelta(days=9),
+    "monthly": timedelta(days=35),
+    "quarterly": timedelta(days=100),
+    "yearly": timedelta(days=380),
+}
+
+
+@dataclass
+class DatasetStatus:
+    dataset: str
+    last_delivery: str
+    deliveries: int
+    rows_delivered: int
+    rows_landed: int
+    rows_quarantined: int
+    quality: str
+    published: str
+    freshness: str
+
+
+def dataset_status(s: Settings | None = None) -> list[DatasetStatus]:
+    s = s or settings()
+    with psycopg.connect(s.warehouse_url) as conn:
+        ensure_meta_schema(conn)
+        loads = {
+            r[0]: r[1:]
+            for r in conn.execute("""
+            select dataset, count(*) filter (where status = 'landed'),
+                   coalesce(sum(rows_delivered) filter (where status = 'landed'), 0),
+                   coalesce(sum(rows_landed), 0), coalesce(sum(rows_quarantined), 0),
+                   max(finished_at) filter (where status = 'landed')
+            from kho_meta.loads group by dataset""")
+        }
+        last = {
+            r[0]: r[1:]
+            for r in conn.execute("""
+            select distinct on (dataset) dataset, source_file, status, finished_at, error
+            from kho_meta.loads order by dataset, finished_at desc""")
+        }
+        quality: dict[str, list] = {}
+        for ds, layer, success, failures, warnings in conn.execute("""
+            select distinct on (dataset, layer) dataset, layer, success, critical_failures, warnings
+            from kho_meta.quality_runs order by dataset, layer, run_at desc"""):
+            quality.setdefault(ds, []).append((layer, success, failures, warnings))
+        pubs = {
+            r[0]: r[1:]
+            for r in conn.execute("""
+            select distinct on (dataset) dataset, status, ckan_url, detail
+            from kho_meta.publications order by dataset, published_at desc""")
+        }
+    now = datetime.now(UTC)
+    rows = []
+    for ds in sorted(catalog().datasets.values(), key=lambda d: d.id):
+        n, delivered, landed, quarantined, last_landed = loads.get(ds.id, (0, 0, 0, 0, None))
+        lf = last.get(ds.id)
+        last_text = f"{lf[0]} ({lf[1]}, {lf[2]:%Y-%m-%d %H:%M})" if lf else "never"
+        q = quality.get(ds.id, [])
+        if not q:
+            q_text = "not checked"
+        else:
+            parts = []
+            for layer, success, failures, warnings in q:
+                verdict = "passed" if success else "FAILED: " + "; ".join(failures[:3])
+                if warnings:
+                    verdict += f" ({len(warnings)} warnings)"
+                parts.append(f"{layer} {verdict}")
+            q_text = ", ".join(parts)
+        pub = pubs.get(ds.id)
+        if not ds.is_open:
+            pub_text = f"not published ({ds.classification})"
+        elif pub:
+            pub_text = f"{pub[0]} {pub[1] or ''}".strip() if pub[0] != "blocked" else f"blocked: {pub[2]}"
+        else:
+            pub_text = "not yet"
+        if last_landed is None:
+            fresh = "no data"
+        elif now - last_landed > MAX_AGE[ds.update_frequency]:
+            fresh = f"STALE (last {last_landed:%Y-%m-%d}, expected {ds.update_frequency})"
+        else:
+            fresh = f"fresh ({ds.update_frequency})"
+        rows.append(
+            DatasetStatus(ds.id, last_text, n, delivered, landed, quarantined, q_text, pub_text, fresh)
+        )
+    return rows
+
+
+def print_summary(console) -> None:
+    from rich.table import Table
+
+    table = Table(title="Kho: run summary")
+    for col in ("dataset", "deliveries", "rows delivered", "landed", "quarantined", "quality", "CKAN"):
+        table.add_column(col)
+    for r in dataset_status():
+        table.add_row(
+            r.dataset,
+            str(r.deliveries),
+            str(r.rows_delivered),
+            str(r.rows_landed),
+            str(r.rows_quarantined),
+            r.quality,
+            r.published,
+        )
+    console.print(table)
