@@ -36,7 +36,7 @@ def build_ingest_dag(ds: Dataset):
         @task(outlets=[raw_asset(ds.id)])
         def land() -> list[dict]:
             """Land every delivery waiting in the inbox (a delivery already landed is skipped)."""
-            from airflow.exceptions import AirflowSkipException
+            from airflow.sdk.exceptions import AirflowSkipException
 
             from kho.pipeline import land_inbox
 

@@ -23,7 +23,8 @@ LEVELS = {
 
 
 @cache
-def known_keys(match: str) -> frozenset[str]:
+def known_names(match: str) -> dict[str, str]:
+    """Match key -> official Vietnamese name, for the alias levels a ``match`` kind accepts."""
     levels = LEVELS[match]
     with ALIASES.open(encoding="utf-8", newline="") as f:
-        return frozenset(row["area_key"] for row in csv.DictReader(f) if row["area_level"] in levels)
+        return {row["area_key"]: row["name_vi"] for row in csv.DictReader(f) if row["area_level"] in levels}

@@ -20,8 +20,8 @@ app = typer.Typer(
 )
 catalog_app = typer.Typer(help="The dataset catalog.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -62,7 +62,7 @@ def ingest(dataset: str, file: Path) -> None:
         catalog().dataset(dataset)
     except CatalogError as exc:
         fail(str(exc), 2)
-    with Progress(console=err, transient=True) as progress:
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task(f"landing {file.name}", total=None)
         try:
             report = ingest_file(dataset, file, progress=lambda n: progress.update(task, completed=n))

@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from kho.areas import known_keys
+from kho.areas import known_names
 from kho.catalog import Dataset, catalog
 from kho.errors import DeliveryError, Plain, Problem
 from kho.meta import ensure_meta_schema
@@ -135,9 +135,9 @@ def check_record(ds: Dataset, record: Record) -> tuple[str, str] | None:
             if col.match and value not in (None, ""):
                 key = match_key(str(value))
                 row[f"{col.name}_key"] = key
-                keys = known_keys(col.match)
-                if key not in keys:
-                    hint = suggest(key, keys)
+                known = known_names(col.match)
+                if key not in known:
+                    hint = dict.fromkeys(known[k] for k in suggest(key, known))
                     near = f"; nearest known: {', '.join(hint)}" if hint else ""
                     return col.name, f"unknown {col.match} name {value!r}{near}"
     return None
@@ -180,7 +180,7 @@ def ingest_file(
         except DeliveryError as exc:
             conn.rollback()
             report.status, report.error = "refused", str(exc)
-            report.rows_landed = report.rows_quarantined = 0
+            report.rows_delivered = report.rows_landed = report.rows_quarantined = 0
             _record_load(conn, report, started)
             conn.commit()
             exc.report = report

