@@ -12,7 +12,7 @@ from functools import reduce
 
 from airflow.sdk import dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, LoadMode, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import TestBehavior
+from cosmos.constants import TestBehavior, TestIndirectSelection
 
 from kho.assets import raw_asset
 from kho.catalog import catalog
@@ -42,10 +42,16 @@ def warehouse():
         group_id="dbt",
         project_config=ProjectConfig(dbt_project_path=project_dir(), manifest_path=manifest_path()),
         profile_config=ProfileConfig(
-            profile_name="kho", target_name="dev", profiles_yml_filepath=project_dir() / "profiles.yml"
+            profile_name="kho", target_name="warehouse", profiles_yml_filepath=project_dir() / "profiles.yml"
         ),
-        execution_config=ExecutionConfig(dbt_executable_path=dbt_executable()),
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH),
+        execution_config=ExecutionConfig(
+            dbt_executable_path=dbt_executable(), test_indirect_selection=TestIndirectSelection.BUILDABLE
+        ),
+        # One `dbt build` per model (run + its tests). The reference seeds are loaded by `kho up` when
+        # they change, not on every run: they are static lists, and reloading them costs half a minute.
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD, exclude=["resource_type:seed"]
+        ),
         operator_args={"env": dbt_env(), "append_env": True, "install_deps": False},
         default_args={"retries": 0},
     )

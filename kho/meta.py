@@ -54,6 +54,7 @@ create table if not exists kho_meta.quality_runs (
     statistics  jsonb not null default '{}',
     run_at      timestamptz not null default now()
 );
+create index if not exists quality_runs_latest on kho_meta.quality_runs (dataset, layer, run_at desc);
 
 create table if not exists kho_meta.publications (
     id           bigserial primary key,

@@ -81,7 +81,7 @@ def gate_failures(dataset_id: str, s: Settings) -> list[str]:
         problems.append("the mart has never been validated")
     for layer, (success, failures) in sorted(layers.items()):
         if not success:
-            problems += [f"{layer}: {f}" for f in failures] or [f"{layer}: validation failed"]
+            problems += [f"{layer}: {f['summary']}" for f in failures] or [f"{layer}: validation failed"]
     return problems
 
 

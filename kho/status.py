@@ -76,7 +76,7 @@ def dataset_status(s: Settings | None = None) -> list[DatasetStatus]:
         else:
             parts = []
             for layer, success, failures, warnings in q:
-                verdict = "passed" if success else "FAILED: " + "; ".join(failures[:3])
+                verdict = "passed" if success else "FAILED: " + "; ".join(f["summary"] for f in failures[:3])
                 if warnings:
                     verdict += f" ({len(warnings)} warnings)"
                 parts.append(f"{layer} {verdict}")

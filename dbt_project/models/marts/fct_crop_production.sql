@@ -1,3 +1,6 @@
+-- The province codes are tested against dim_admin_unit, so it must be built first (and Cosmos then
+-- runs those relationships tests with this model).
+-- depends_on: {{ ref('dim_admin_unit') }}
 with
 
 crop_statistics as (

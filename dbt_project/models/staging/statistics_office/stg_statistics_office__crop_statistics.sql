@@ -25,7 +25,7 @@ renamed as (
         area_name_key,
 
         ---------- numerics
-        year,
+        year::integer as year,
         value,
 
         ---------- booleans

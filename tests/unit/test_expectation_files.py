@@ -1,0 +1,177 @@
+"""Every suite file under expectations/ is one a reviewer can trust: it parses, names real Great Expectations
+expectation types with arguments GX accepts, and gives each a severity and a reason. No database needed."""
+
+from __future__ import annotations
+
+import pytest
+
+from kho.catalog import catalog
+from kho.quality import (
+    SEVERITIES,
+    Finding,
+    QualityError,
+    QualityResult,
+    build_suite,
+    expectation_class,
+    format_result,
+    read_suite_file,
+    run_parameters,
+    suite_files,
+)
+
+SUITES = suite_files()
+
+
+def _id(path) -> str:
+    return f"{path.parent.name}/{path.stem}"
+
+
+def test_there_are_suites():
+    assert SUITES, "no suite files found under expectations/"
+
+
+@pytest.mark.parametrize("path", SUITES, ids=_id)
+def test_suite_belongs_to_a_catalog_dataset(path):
+    dataset = catalog().dataset(path.parent.name)
+    if path.stem == "mart":
+        assert dataset.publish is not None, f"{path}: a mart suite for a dataset that publishes no model"
+
+
+@pytest.mark.parametrize("path", SUITES, ids=_id)
+def test_every_entry_is_a_gx_expectation_with_severity_and_reason(path):
+    import great_expectations.expectations as gxe
+
+    for entry in read_suite_file(path):
+        assert issubclass(expectation_class(entry.expectation), gxe.Expectation)
+        assert entry.severity in SEVERITIES
+        assert len(entry.why) > 10, f"{path}: {entry.expectation}: say why in a sentence"
+
+
+@pytest.mark.parametrize("path", SUITES, ids=_id)
+def test_gx_accepts_the_kwargs_and_keeps_severity(path):
+    suite = build_suite(path.parent.name, path.stem, path)
+    entries = read_suite_file(path)
+    assert len(suite.expectations) == len(entries)
+    for expectation, entry in zip(suite.expectations, entries, strict=True):
+        assert expectation.severity.value == entry.severity
+        assert expectation.meta["why"] == entry.why
+
+
+def _parameters(value) -> set[str]:
+    """Names used as ``{$PARAMETER: name}`` anywhere in a value."""
+    if isinstance(value, dict):
+        found = {value["$PARAMETER"]} if "$PARAMETER" in value else set()
+        return found.union(*(_parameters(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_parameters(v) for v in value))
+    return set()
+
+
+@pytest.mark.parametrize("path", SUITES, ids=_id)
+def test_run_time_parameters_are_all_provided(path):
+    used = set().union(*(_parameters(entry.kwargs) for entry in read_suite_file(path)))
+    assert used <= set(run_parameters()), f"{path}: unknown parameter(s) {used - set(run_parameters())}"
+
+
+@pytest.mark.parametrize("path", SUITES, ids=_id)
+def test_keys_and_nulls_are_critical(path):
+    """Severity is a choice, but not for these: a null key or a duplicate row must block publishing."""
+    for entry in read_suite_file(path):
+        if entry.expectation in {
+            "expect_compound_columns_to_be_unique",
+            "expect_column_values_to_not_be_null",
+        }:
+            assert entry.severity == "critical", (
+                f"{path}: {entry.expectation}({entry.kwargs}) should be critical"
+            )
+
+
+def test_unknown_expectation_type_is_refused():
+    with pytest.raises(QualityError, match="not a Great Expectations expectation type"):
+        expectation_class("expect_column_values_to_be_lovely")
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("{expectation: expect_column_values_to_not_be_null, kwargs: {column: a}, why: x}", "severity"),
+        (
+            "{expectation: expect_column_values_to_not_be_null, kwargs: {column: a}, severity: fatal, why: x}",
+            "severity",
+        ),
+        (
+            "{expectation: expect_column_values_to_not_be_null, kwargs: {column: a}, severity: critical}",
+            "why",
+        ),
+        ("{expectation: not_an_expectation, severity: critical, why: x}", "GX expectation type"),
+        (
+            "{expectation: expect_column_values_to_not_be_null, kwargs: {column: a}, severity: warning, why: x, "
+            "mostly: 0.5}",
+            "unknown field",
+        ),
+    ],
+)
+def test_malformed_entries_name_the_problem(tmp_path, entry, message):
+    path = tmp_path / "mart.yml"
+    path.write_text(f"expectations:\n  - {entry}\n", encoding="utf-8")
+    with pytest.raises(QualityError, match=message) as err:
+        read_suite_file(path)
+    assert "expectations[0]" in str(err.value)
+
+
+def test_invalid_kwargs_are_refused_by_gx(tmp_path):
+    path = tmp_path / "mart.yml"
+    path.write_text(
+        "expectations:\n"
+        "  - {expectation: expect_column_values_to_be_between, kwargs: {column: a, mostly: 7},"
+        " severity: warning, why: a reason}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(QualityError, match=r"expectations\[0\] \(expect_column_values_to_be_between\)"):
+        build_suite("crop_statistics", "mart", path)
+
+
+def test_format_result_one_line_per_failure():
+    failure = Finding(
+        expectation="expect_column_values_to_not_be_null",
+        column="province_code",
+        kwargs="",
+        observed="3 unexpected of 1,240 rows",
+        why="Part of the key.",
+        severity="critical",
+        unexpected_count=3,
+        element_count=1240,
+    )
+    warning = Finding(
+        expectation="expect_column_values_to_be_between",
+        column="yield_t_per_ha",
+        kwargs="min_value=1, max_value=10, where crop == paddy",
+        observed="2 unexpected of 96 rows, e.g. 14.2",
+        why="Paddy yields.",
+        severity="warning",
+    )
+    result = QualityResult(
+        run_id="r",
+        dataset="crop_statistics",
+        layer="mart",
+        load_id=None,
+        success=False,
+        critical_failures=[failure],
+        warnings=[warning],
+        statistics={"evaluated_expectations": 21},
+    )
+    assert format_result(result).splitlines() == [
+        "crop_statistics/mart CRITICAL expect_column_values_to_not_be_null(province_code): "
+        "3 unexpected of 1,240 rows",
+        "crop_statistics/mart WARNING expect_column_values_to_be_between(yield_t_per_ha; "
+        "min_value=1, max_value=10, where crop == paddy): 2 unexpected of 96 rows, e.g. 14.2",
+    ]
+    passed = QualityResult(
+        run_id="r",
+        dataset="crop_statistics",
+        layer="raw",
+        load_id="L1",
+        success=True,
+        statistics={"evaluated_expectations": 25},
+    )
+    assert format_result(passed) == "crop_statistics/raw load L1 OK: all 25 expectations passed"
