@@ -58,6 +58,12 @@ class Column(Strict):
     match: Literal["area", "province", "commune"] | None = None
     description_vi: str | None = None
     description_en: str | None = None
+    # Tabular deliveries (csv, xlsx): the headers this column may carry besides its name, as the agency
+    # writes them ("Tên đơn vị", "Lúa đông xuân / Diện tích (ha)"); compared ignoring case, accents,
+    # spacing and punctuation.
+    source_names: list[str] = []
+    # Extra strptime formats tried first for a date or timestamp column ("%m/%Y").
+    formats: list[str] = []
 
     @field_validator("name")
     @classmethod
@@ -74,6 +80,27 @@ class Source(Strict):
     encoding: str = "auto"
     sheet: str | int | None = None
     header_rows: int = 1
+    # Tabular deliveries (csv, xlsx); see kho/readers/tabular.py. (`sheet` above: a name, or a position
+    # counting from 1; unset: the first visible sheet.)
+    delimiter: Literal[",", ";", "\t", "|"] | None = None  # csv: else sniffed from the header
+    decimal_separator: Literal[",", "."] | None = None  # else learned from the file's unambiguous numbers
+    skip_rows: int | None = Field(None, ge=0)  # rows above the header; else the header is searched for
+    ignore_columns: list[str] = []  # delivered headers not landed ("STT")
+    section_column: str | None = None  # catalog column receiving section headings ("I. VẬT LIỆU ...")
+    footer_pattern: str | None = None  # regex: the first row whose first cell matches ends the table
+    sheets: Literal["all"] | None = None  # xlsx: every visible sheet (one per month) instead of `sheet`
+    skip_sheets: list[str] = []  # xlsx with sheets: all: sheets left out ("Tổng hợp")
+    sheet_column: str | None = None  # xlsx with sheets: all: catalog column receiving the sheet name
+
+    @field_validator("footer_pattern")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return v
 
 
 class Quality(Strict):
@@ -204,7 +231,9 @@ def load_catalog(directory: Path | None = None) -> Catalog:
         if ds.id != path.stem:
             problems.append(f"{path}: field 'id': '{ds.id}' must match the file name '{path.stem}'")
         if ds.agency != path.parent.name:
-            problems.append(f"{path}: field 'agency': '{ds.agency}' must match the folder '{path.parent.name}'")
+            problems.append(
+                f"{path}: field 'agency': '{ds.agency}' must match the folder '{path.parent.name}'"
+            )
         if ds.agency not in agencies:
             problems.append(f"{path}: field 'agency': '{ds.agency}' is not declared in {agencies_file.name}")
         if ds.id in datasets:

@@ -90,6 +90,10 @@ def stop_process(s: Settings, name: str, timeout: float = 15.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
+            os.waitpid(pid, os.WNOHANG)  # reap it if this very process started it (else a zombie lingers)
+        except ChildProcessError:
+            pass
+        try:
             os.killpg(pid, 0)
         except ProcessLookupError:
             return True
@@ -278,7 +282,7 @@ def write_services_env(s: Settings, extra: dict[str, str]) -> None:
     values = {
         "KHO_HOME": str(s.home),
         "KHO_WAREHOUSE_URL": s.warehouse_url,
-        "KHO_POSTGRES_URL": s.postgres_admin_url,
+        "KHO_POSTGRES_ADMIN_URL": s.postgres_admin_url,
         "KHO_REDIS_URL": s.redis_url,
         **extra,
     }

@@ -36,9 +36,9 @@ Reader = Callable[[Dataset, Path, str], Iterator[Record]]
 
 
 def reader_for(fmt: str) -> Reader:
-    from kho.readers import pxweb
+    from kho.readers import csv_reader, excel, pxweb
 
-    readers: dict[str, Reader] = {"pxweb": pxweb.read}
+    readers: dict[str, Reader] = {"pxweb": pxweb.read, "csv": csv_reader.read, "xlsx": excel.read}
     try:
         return readers[fmt]
     except KeyError:

@@ -4,6 +4,7 @@ publish) -> warehouse and CKAN, on the real services. Then the same again, which
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import shutil
 import urllib.request
@@ -84,7 +85,7 @@ def first_run(stack, warehouse, ckan):
     s, _ = stack
     ds = catalog().dataset(DATASET)
     # Start from nothing for this dataset, so the test proves the whole flow.
-    warehouse.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(ds.raw_schema, ds.raw_table)))
+    warehouse.execute(sql.SQL("truncate {}").format(sql.Identifier(ds.raw_schema, ds.raw_table)))
     for table in ("loads", "quarantine", "quality_runs", "publications"):
         warehouse.execute(
             sql.SQL("delete from {} where dataset = %s").format(sql.Identifier("kho_meta", table)), [DATASET]
@@ -102,17 +103,20 @@ def first_run(stack, warehouse, ckan):
 
 def test_every_delivered_row_landed_or_quarantined(first_run, warehouse):
     loads = warehouse.execute(
-        "select source_file, status, rows_delivered, rows_landed, rows_quarantined from kho_meta.loads"
-        " where dataset = %s",
+        "select source_file, status, rows_delivered, rows_landed, rows_quarantined, file_sha256, archived_path"
+        " from kho_meta.loads where dataset = %s",
         [DATASET],
     ).fetchall()
     assert sorted(r[0] for r in loads) == sorted(p.name for p in SAMPLES.glob("*.csv"))
-    for name, status, delivered, landed, quarantined in loads:
-        data_lines = len((SAMPLES / name).read_text(encoding="utf-8-sig").splitlines()) - 3
+    for name, status, delivered, landed, quarantined, sha, archived in loads:
+        sample = SAMPLES / name
+        data_lines = len(sample.read_text(encoding="utf-8-sig").splitlines()) - 3
         assert status == "landed"
         assert delivered == data_lines == landed + quarantined, name
-    archived = list((first_run.archive_dir / DATASET).rglob("*.csv"))
-    assert len(archived) == len(loads)
+        # the delivered file is kept, by its hash
+        assert hashlib.sha256(sample.read_bytes()).hexdigest() == sha
+        assert Path(archived).read_bytes() == sample.read_bytes()
+        assert sha in archived
 
 
 def test_fact_keeps_provinces_only_in_canonical_units(first_run, warehouse):
