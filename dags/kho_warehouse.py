@@ -72,7 +72,9 @@ def warehouse():
 
             return publish(dataset_id)
 
-        dbt >> publish(validate_mart())
+        checked = validate_mart()
+        dbt >> checked
+        publish(checked)
 
 
 warehouse()

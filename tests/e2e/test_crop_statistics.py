@@ -86,6 +86,7 @@ def first_run(stack, warehouse, ckan):
     ds = catalog().dataset(DATASET)
     # Start from nothing for this dataset, so the test proves the whole flow.
     warehouse.execute(sql.SQL("truncate {}").format(sql.Identifier(ds.raw_schema, ds.raw_table)))
+    warehouse.execute(sql.SQL("drop table if exists {}").format(MART))
     for table in ("loads", "quarantine", "quality_runs", "publications"):
         warehouse.execute(
             sql.SQL("delete from {} where dataset = %s").format(sql.Identifier("kho_meta", table)), [DATASET]
