@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kho.settings import REPO
 
@@ -75,7 +75,9 @@ class Column(Strict):
 
 class Source(Strict):
     kind: Literal["inbox", "http", "database"] = "inbox"
-    format: Literal["pxweb", "csv", "xlsx", "json"] = "csv"
+    format: Literal["pxweb", "csv", "xlsx", "json", "jsonl"] = "csv"
+    # http: the URL; ${NAME} is read from the environment (KHO_AGENCY_API_URL defaults to the local
+    # stand-in, see kho/connectors/http.py).
     location: str | None = None
     encoding: str = "auto"
     sheet: str | int | None = None
@@ -91,6 +93,16 @@ class Source(Strict):
     sheets: Literal["all"] | None = None  # xlsx: every visible sheet (one per month) instead of `sheet`
     skip_sheets: list[str] = []  # xlsx with sheets: all: sheets left out ("Tổng hợp")
     sheet_column: str | None = None  # xlsx with sheets: all: catalog column receiving the sheet name
+    # http (see kho/connectors/http.py): "page" asks for ?page=1,2... until the answer's total_pages.
+    pagination: Literal["none", "page"] = "none"
+    page_size: int = Field(100, ge=1, le=10_000)
+    timeout_s: float = Field(30, gt=0, le=600)  # per request
+    retries: int = Field(3, ge=0, le=10)  # further attempts after a 5xx, 429 or timeout
+    # kind: database (see kho/connectors/database.py): the agency system's database, as a URL or a settings
+    # placeholder ("${KHO_PORTAL_URL}", resolved from settings, else the environment, when the query runs),
+    # and the SELECT whose result is the delivery: one column per catalog column, by name.
+    connection: str | None = None
+    query: str | None = None
 
     @field_validator("footer_pattern")
     @classmethod
@@ -101,6 +113,12 @@ class Source(Strict):
             except re.error as exc:
                 raise ValueError(f"not a valid regular expression: {exc}") from None
         return v
+
+    @model_validator(mode="after")
+    def _database(self) -> Source:
+        if self.kind == "database" and not (self.connection and self.query):
+            raise ValueError("kind 'database' needs both 'connection' and 'query'")
+        return self
 
 
 class Quality(Strict):

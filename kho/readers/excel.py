@@ -9,7 +9,7 @@ is asked to open it:
 * a zip is refused if it declares more than ``MAX_UNCOMPRESSED`` bytes, more than ``MAX_MEMBERS`` parts
   or a part expanding more than ``MAX_RATIO`` times; then every part is inflated once, counting the real
   bytes (a zip may lie about its sizes), which also finds damaged parts;
-* while inflating the worksheets to be read, cells holding an error value (``#DIV/0!``) or a formula
+* while inflating the worksheets, cells holding an error value (``#DIV/0!``) or a formula
   whose result was never saved are noted: calamine reads both as empty, and an empty cell must not stand
   for a value that was lost. Formula cells with a saved result are read as that result, and counted in a
   log line.
