@@ -254,6 +254,13 @@ def load_catalog(directory: Path | None = None) -> Catalog:
             )
         if ds.agency not in agencies:
             problems.append(f"{path}: field 'agency': '{ds.agency}' is not declared in {agencies_file.name}")
+        if ds.source.format in ("csv", "xlsx"):
+            from kho.readers.tabular import layout
+
+            try:
+                layout(ds)
+            except CatalogError as exc:
+                problems.append(str(exc))
         if ds.id in datasets:
             problems.append(f"{path}: field 'id': '{ds.id}' is already declared in {datasets[ds.id].path}")
         datasets[ds.id] = ds

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -165,6 +166,9 @@ def ingest_file(
     with psycopg.connect(s.warehouse_url) as conn:
         ensure_meta_schema(conn)
         conn.commit()
+        # One delivery of a dataset at a time (a DAG run and a manual `kho ingest`, say): the lock is
+        # held until this delivery's transaction ends, so the sha256 check below cannot race.
+        conn.execute("select pg_advisory_xact_lock(hashtext('kho.land'), hashtext(%s))", [ds.id])
         already = conn.execute(
             "select load_id from kho_meta.loads where dataset = %s and file_sha256 = %s and status = 'landed'",
             [ds.id, sha],
@@ -202,71 +206,79 @@ def _land(
     ensure_raw_table(conn, ds)
     columns = [c for c, _ in raw_columns(ds)]
     read = reader_for(ds.source.format)
-    quarantined: list[tuple] = []
     reasons: dict[str, int] = {}
     target = sql.Identifier(ds.raw_schema, ds.raw_table)
     copy_sql = sql.SQL("copy {} ({}) from stdin").format(
         target, sql.SQL(", ").join(map(sql.Identifier, columns))
     )
-    with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-        for record in read(ds, path, name):
-            report.rows_delivered += 1
-            if progress and report.rows_delivered % 1000 == 0:
-                progress(report.rows_delivered)
-            if record.issues:
-                issue = record.issues[0]
-                if ds.quality.on_invalid_value == "refuse":
-                    raise DeliveryError(
-                        Problem(ds.id, name, record.source_row, issue.column, issue.expected, issue.found)
-                    )
-                column, reason = issue.column, f"expected {issue.expected}, found {issue.found!r}"
-            else:
-                problem = check_record(ds, record)
-                if problem is None:
-                    provenance = (report.load_id, name, report.file_sha256, record.source_row, started)
-                    for row in record.rows:
-                        copy.write_row(provenance + tuple(row.get(c) for c in columns[len(PROVENANCE) :]))
-                    report.rows_landed += 1
-                    continue
-                column, reason = problem
-            reasons[reason] = reasons.get(reason, 0) + 1
-            quarantined.append(
-                (
+    # Quarantined rows wait in a spooled file (memory up to 8 MB, then disk) until the raw COPY is done:
+    # one connection cannot run two COPYs at once, and a list could grow past the memory budget.
+    with tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", encoding="utf-8") as held:
+        with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+            for record in read(ds, path, name):
+                report.rows_delivered += 1
+                if progress and report.rows_delivered % 1000 == 0:
+                    progress(report.rows_delivered)
+                if record.issues:
+                    issue = record.issues[0]
+                    if ds.quality.on_invalid_value == "refuse":
+                        raise DeliveryError(
+                            Problem(ds.id, name, record.source_row, issue.column, issue.expected, issue.found)
+                        )
+                    column, reason = issue.column, f"expected {issue.expected}, found {issue.found!r}"
+                else:
+                    problem = check_record(ds, record)
+                    if problem is None:
+                        provenance = (report.load_id, name, report.file_sha256, record.source_row, started)
+                        for row in record.rows:
+                            copy.write_row(provenance + tuple(row.get(c) for c in columns[len(PROVENANCE) :]))
+                        report.rows_landed += 1
+                        continue
+                    column, reason = problem
+                reasons[reason] = reasons.get(reason, 0) + 1
+                report.rows_quarantined += 1
+                held.write(
+                    json.dumps([record.source_row, column, reason, record.raw], ensure_ascii=False) + "\n"
+                )
+        report.quarantine_reasons = dict(list(reasons.items())[:20]) or None
+        if report.rows_delivered == 0:
+            raise DeliveryError(Problem(ds.id, name, None, None, "at least one data row", Plain("none")))
+        share = report.rows_quarantined / report.rows_delivered
+        if share > ds.quality.max_quarantine_share:
+            first = next(iter(reasons))
+            raise DeliveryError(
+                Problem(
                     ds.id,
-                    report.load_id,
                     name,
-                    record.source_row,
-                    column,
-                    reason,
-                    json.dumps(record.raw, ensure_ascii=False),
+                    None,
+                    None,
+                    f"at most {ds.quality.max_quarantine_share:.0%} of rows quarantined",
+                    Plain(
+                        f"{report.rows_quarantined} of {report.rows_delivered} ({share:.0%}); first reason: {first}"
+                    ),
                 )
             )
-    report.rows_quarantined = len(quarantined)
-    report.quarantine_reasons = reasons or None
-    if report.rows_delivered == 0:
-        raise DeliveryError(Problem(ds.id, name, None, None, "at least one data row", Plain("none")))
-    share = report.rows_quarantined / report.rows_delivered
-    if share > ds.quality.max_quarantine_share:
-        first = next(iter(reasons))
-        raise DeliveryError(
-            Problem(
-                ds.id,
-                name,
-                None,
-                None,
-                f"at most {ds.quality.max_quarantine_share:.0%} of rows quarantined",
-                Plain(
-                    f"{report.rows_quarantined} of {report.rows_delivered} ({share:.0%}); first reason: {first}"
-                ),
-            )
-        )
-    if quarantined:
-        with conn.cursor() as cur:
-            cur.executemany(
-                "insert into kho_meta.quarantine (dataset, load_id, source_file, source_row, column_name, reason,"
-                " raw_values) values (%s, %s, %s, %s, %s, %s, %s)",
-                quarantined,
-            )
+        held.seek(0)
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "copy kho_meta.quarantine (dataset, load_id, source_file, source_row, column_name, reason, raw_values)"
+                " from stdin"
+            ) as copy,
+        ):
+            for line in held:
+                source_row, column, reason, raw = json.loads(line)
+                copy.write_row(
+                    (
+                        ds.id,
+                        report.load_id,
+                        name,
+                        source_row,
+                        column,
+                        reason,
+                        json.dumps(raw, ensure_ascii=False),
+                    )
+                )
 
 
 def _record_load(conn: psycopg.Connection, report: LoadReport, started: datetime) -> None:
