@@ -101,19 +101,12 @@ def dataset_status(s: Settings | None = None) -> list[DatasetStatus]:
 
 
 def print_summary(console) -> None:
-    from rich.table import Table
-
-    table = Table(title="Kho: run summary")
-    for col in ("dataset", "deliveries", "rows delivered", "landed", "quarantined", "quality", "CKAN"):
-        table.add_column(col)
+    """One paragraph per dataset: readable in a terminal of any width and in CI logs."""
+    console.print("[bold]Kho: run summary[/]")
     for r in dataset_status():
-        table.add_row(
-            r.dataset,
-            str(r.deliveries),
-            str(r.rows_delivered),
-            str(r.rows_landed),
-            str(r.rows_quarantined),
-            r.quality,
-            r.published,
+        console.print(
+            f"[bold]{r.dataset}[/]: {r.deliveries} deliveries, {r.rows_delivered:,} rows delivered, "
+            f"{r.rows_landed:,} landed, {r.rows_quarantined:,} quarantined\n"
+            f"    quality: {r.quality}\n    CKAN: {r.published}\n    freshness: {r.freshness}",
+            highlight=False,
         )
-    console.print(table)
