@@ -48,7 +48,7 @@ BLOCK_BYTES = 1024 * 1024  # decoding works on blocks of whole lines of about th
 THRESHOLD = 0.8  # the share of words that must read as Vietnamese
 MARGIN = 0.15  # a second reading this close to the best one makes the file ambiguous
 LEXICAL_EVIDENCE = 2  # common words that must tell apart two readings which both spell as Vietnamese
-SUSPECTS = 256  # per block, distinct suspicious pieces whose lines are read in the other encodings
+SUSPECTS = 4096  # distinct suspicious pieces per file whose first line is read in the other encodings
 
 Read = Callable[[int], bytes]
 
@@ -99,9 +99,11 @@ def decode(data: bytes, dataset: str, file: str, declared: str = "auto") -> Deco
         encoding, confidence = _canonical(declared), None
         if encoding in ("utf-8", "utf-8-sig"):
             encoding = "utf-8-sig" if data.startswith(BOM) else "utf-8"
-    seen = _Words()
-    text = "".join(_decode_blocks(io.BytesIO(data).read, encoding, dataset, file, seen))
-    return Decoded(text, encoding, seen.confidence(encoding) if confidence is None else confidence)
+    check = _Check(_codec(encoding), dataset, file)
+    text = "".join(_decode_blocks(io.BytesIO(data).read, encoding, dataset, file, check))
+    if confidence is None:
+        confidence = check.words.confidence(encoding) if _HIGH_BYTE.search(data) else 1.0
+    return Decoded(text, encoding, confidence)
 
 
 def detect(sample: bytes, dataset: str, file: str) -> str:
@@ -125,11 +127,12 @@ def iter_decoded_lines(
     read: Read = stream.read
     if encoding == "auto":
         head = stream.read(SAMPLE_BYTES)
-        encoding = detect(head, dataset, file)
+        encoding = _detect(head, dataset, file, complete=len(head) < SAMPLE_BYTES)[0]
         read = _prepend(head, stream.read)
     else:
         encoding = _canonical(encoding)
-    for text in _decode_blocks(read, encoding, dataset, file, _Words() if check else None):
+    checker = _Check(_codec(encoding), dataset, file) if check else None
+    for text in _decode_blocks(read, encoding, dataset, file, checker):
         lines = text.split("\n")
         for line in lines[:-1]:
             yield line + "\n"
@@ -241,7 +244,8 @@ def _choose(readings: list[_Reading], dataset: str, file: str) -> tuple[str, flo
     """Pick the reading that is Vietnamese, or refuse with the line that shows why none clearly is."""
     if not readings[0].lines:
         return "utf-8", 1.0  # plain ASCII: every candidate gives the same text
-    utf8, repair = readings[0], readings[-1]
+    by_name = {reading.encoding: reading for reading in readings}
+    utf8, repair = by_name["utf-8"], by_name["utf-8+tcvn3"]
     # Valid UTF-8 whose words are all Vietnamese is UTF-8: reading it as double-encoded TCVN3 is a repair,
     # and a repair needs mojibake to repair, or at least clearly more common words ("Phó" is "Phú").
     if utf8.failure is None and utf8.words.bad == 0:
@@ -327,6 +331,8 @@ def _unreadable(readings: list[_Reading], best: _Reading | None, dataset: str, f
     if best is None:
         line, byte = readings[0].failure or (readings[0].lines[0], "?")
         return Problem(dataset, file, line, None, f"text in one of {tried}", Plain(byte))
+    if readings[0].failure is None:
+        best = readings[0]  # valid UTF-8 that is not Vietnamese: show it as UTF-8, not as a repair of it
     if best.words.good == 0:
         return Problem(
             dataset,
@@ -362,7 +368,7 @@ def _nfc(text: str) -> str:
 
 
 def _canonical(name: str) -> str:
-    """ "UTF8", "windows-1258", "VNI-Windows"... -> the name ``decode`` reports. Others: a ValueError."""
+    """The name ``decode`` reports for a declared one (UTF8, windows-1258, VNI-Windows...); else ValueError."""
     try:
         found = codecs.lookup(name).name
     except LookupError:
@@ -372,19 +378,25 @@ def _canonical(name: str) -> str:
     return found
 
 
-def _decode_blocks(read: Read, encoding: str, dataset: str, file: str, seen: _Words | None) -> Iterator[str]:
+def _codec(encoding: str) -> str:
+    return "utf-8" if encoding == "utf-8-sig" else encoding
+
+
+def _decode_blocks(read: Read, encoding: str, dataset: str, file: str, check: _Check | None) -> Iterator[str]:
     """Decode block after block of whole lines to NFC text; refuse NUL bytes, undecodable and stray lines."""
-    codec = "utf-8" if encoding == "utf-8-sig" else encoding
+    codec = _codec(encoding)
     for line, offset, block in _line_blocks(read):
-        if offset == 0 and block.startswith(BOM) and encoding in ("utf-8-sig", "utf-8+tcvn3"):
+        if offset == 0 and block.startswith(BOM) and codec in ("utf-8", "utf-8+tcvn3"):
             block, offset = block[len(BOM) :], len(BOM)
         _refuse_nul(block, line, offset, dataset, file)
         try:
             text = _nfc(block.decode(codec))
         except UnicodeDecodeError as exc:
+            if check is not None:  # an earlier line of the block may already be in the other encoding
+                check.block(block[: block.rfind(b"\n", 0, exc.start) + 1], line)
             raise DeliveryError(_undecodable(block, exc, line, offset, encoding, dataset, file)) from None
-        if seen is not None and _HIGH_BYTE.search(block):
-            _check_block(block, line, codec, dataset, file, seen)
+        if check is not None and _HIGH_BYTE.search(block):
+            check.block(block, line)
         yield text
 
 
@@ -439,37 +451,52 @@ def _undecodable(
     return Problem(dataset, file, line, None, f"{encoding} text", Plain(found))
 
 
-def _check_block(block: bytes, line: int, codec: str, dataset: str, file: str, seen: _Words) -> None:
-    """Count the block's words; where some are not Vietnamese, refuse a line that reads cleanly elsewhere.
+@dataclass
+class _Check:
+    """Checks each block of a file for lines in another encoding, and counts its words for the confidence.
 
-    Works on the bytes split at white space: the pieces repeat, so each distinct one is decoded and read
-    once. Only the first lines of the first ``SUSPECTS`` distinct suspicious pieces are examined.
+    Works on the bytes split at white space: pieces repeat, so each distinct one is decoded and read once,
+    and the line of a suspicious piece is read in the other encodings only the first time the piece is seen.
     """
-    controls = _CONTROL_BYTES.search(block) is not None
-    suspects = []
-    for piece, count in Counter(block.split()).items():
-        if piece.isascii() and not (controls and _CONTROL_BYTES.search(piece)):
-            continue
-        words = _raw_piece_words(piece, codec)
-        seen.add(words, count)
-        if words.bad and len(suspects) < SUSPECTS:
-            suspects.append(piece)
-    examined = set()
-    for piece in suspects:
-        at = block.find(piece)
+
+    codec: str
+    dataset: str
+    file: str
+    words: _Words = field(default_factory=lambda: _Words())
+    examined: set[bytes] = field(default_factory=set)
+
+    def block(self, block: bytes, line: int) -> None:
+        controls = _CONTROL_BYTES.search(block) is not None
+        good = familiar = bad = 0
+        for piece, count in Counter(block.split()).items():
+            if piece.isascii() and not (controls and _CONTROL_BYTES.search(piece)):
+                continue
+            words = _raw_piece_words(piece, self.codec)
+            good, familiar, bad = (
+                good + words.good * count,
+                familiar + words.familiar * count,
+                bad + words.bad * count,
+            )
+            if words.bad and piece not in self.examined and len(self.examined) < SUSPECTS:
+                self.examined.add(piece)
+                self._examine(block, block.find(piece), line)
+        self.words.add(_Words(good, familiar, bad))
+
+    def _examine(self, block: bytes, at: int, line: int) -> None:
+        """Refuse the line at ``at`` if it reads cleanly in another encoding."""
         start = block.rfind(b"\n", 0, at) + 1
-        if start in examined:
-            continue
-        examined.add(start)
         end = block.find(b"\n", at)
-        evidence = [(line + block.count(b"\n", 0, start), block[start : end if end >= 0 else len(block)])]
+        raw = block[start : end if end >= 0 else len(block)]
         for other in CANDIDATES:
-            if other != codec and (reading := _Reading.of(evidence, other)).clean(0):
-                raise DeliveryError(_mixed(_Reading.of(evidence, codec), reading, 0, dataset, file))
+            if other != self.codec and _Reading.of([(0, raw)], other).clean(0):
+                evidence = [(line + block.count(b"\n", 0, start), raw)]
+                own, reading = _Reading.of(evidence, self.codec), _Reading.of(evidence, other)
+                raise DeliveryError(_mixed(own, reading, 0, self.dataset, self.file))
 
 
 @functools.lru_cache(maxsize=1 << 17)
 def _raw_piece_words(piece: bytes, codec: str) -> _Words:
+    """How a piece of the bytes reads in an encoding. Cached and shared: read it, never change it."""
     text = _nfc(piece.decode(codec))
     words = _Words()
     words.add(_piece_words(text))
@@ -535,6 +562,7 @@ def _words(text: str) -> _Words:
 
 @functools.lru_cache(maxsize=1 << 17)
 def _piece_words(piece: str) -> _Words:
+    """How a piece of text between white space reads. Cached and shared: read it, never change it."""
     words = _Words()
     for item in _EVIDENCE.findall(piece):
         verdict = _verdict(item) if item.isalpha() else -1
@@ -572,7 +600,7 @@ _SYLLABLE = re.compile(f"([{_CONSONANTS}]{{0,3}})([{_VOWELS}]{{1,3}})([{_CONSONA
 # Onsets; f, j, w, z in loanwords. Names from the Central Highlands add an l, r, m or n (Krông, Đrăng,
 # Kmăl, Chrôh): an onset followed by one of those is accepted too.
 _ONSETS = frozenset("b c ch d đ g gh gi h k kh l m n ng ngh nh p ph qu r s t th tr v x f j w z".split())
-_CODAS = frozenset("c ch m n ng nh p t k h".split())  # k, h: Đắk Lắk, Chư Păh
+_CODAS = frozenset("c ch m n ng nh p t k h l r".split())  # k, h, l, r: Đắk Lắk, Chư Păh, Krêl, Cuôr
 _STOPS = frozenset("c ch p t".split())
 
 # Vowel groups: which take a final consonant, and which vowel carries the tone when none follows
@@ -696,5 +724,7 @@ họ tên ngày cấp nơi cấp ghi chú tổng số lượng đơn giá thành
 _FAMILIAR = frozenset(_COMMON_PHRASES.split())
 # The new style of the same syllables (hoà for hòa, thuỷ for thủy) is just as familiar.
 _OLD_STYLE = {
-    pair[0] + _nfc(pair[1] + tone): _nfc(pair[0] + tone) + pair[1] for pair in ("oa", "oe", "uy") for tone in _TONES
+    pair[0] + _nfc(pair[1] + tone): _nfc(pair[0] + tone) + pair[1]
+    for pair in ("oa", "oe", "uy")
+    for tone in _TONES
 }

@@ -82,6 +82,8 @@ def _unmisread(text: str, data: bytes, errors: str) -> str:
         start = len(text[: bad.start()].encode("utf-8"))
         end = start + len(bad.group().encode("utf-8"))
         raise UnicodeDecodeError("utf-8+tcvn3", data, start, end, "character is not TCVN3 read as Latin-1")
+    if bad:
+        text = _NOT_MISREAD.sub("\ufffd" if errors == "replace" else "", text)
     return text.translate(_MISREAD_TCVN3)
 
 
@@ -166,12 +168,14 @@ _VNI_MARK = re.compile(f"[{_VNI_MARKS}]")
 def _vni_decode(data: bytes, errors: str = "strict") -> tuple[str, int]:
     """Decode VNI: the usual path is a few C-level passes; anything invalid goes to the careful one."""
     try:
-        parts = _VNI_PAIR.split(codecs.charmap_decode(data, "strict", _VNI_TABLE)[0])
-        if _VNI_MARK.search("\n".join(parts[0::2])):  # a mark byte with no letter to sit on
-            raise KeyError
-        parts[1::2] = map(_VNI_PAIRS.__getitem__, parts[1::2])  # KeyError: a mark the letter cannot take
-    except (UnicodeDecodeError, KeyError):
+        text = codecs.charmap_decode(data, "strict", _VNI_TABLE)[0]
+    except UnicodeDecodeError:
         return _vni_decode_slowly(data, errors), len(data)
+    parts = _VNI_PAIR.split(text)  # letter + mark pairs at the odd places
+    letters = list(map(_VNI_PAIRS.get, parts[1::2]))
+    if None in letters or _VNI_MARK.search("\n".join(parts[0::2])):  # a mark the letter cannot take, or alone
+        return _vni_decode_slowly(data, errors), len(data)
+    parts[1::2] = letters
     return "".join(parts), len(data)
 
 
@@ -227,7 +231,7 @@ class _VniIncrementalDecoder(codecs.BufferedIncrementalDecoder):
 # ----------------------------------------------------------------------------------------- registry
 
 
-def _codec(name: str, encode, decode, incremental_decoder=None) -> codecs.CodecInfo:
+def _codec_info(name: str, encode, decode, incremental_decoder=None) -> codecs.CodecInfo:
     """Wrap a stateless encode/decode pair (and the VNI decoder that needs state) as a codec."""
 
     class IncrementalEncoder(codecs.IncrementalEncoder):
@@ -248,9 +252,9 @@ def _codec(name: str, encode, decode, incremental_decoder=None) -> codecs.CodecI
 
 
 _CODECS = {
-    "tcvn3": _codec("tcvn3", _tcvn3_encode, _tcvn3_decode),
-    "vni": _codec("vni", _vni_encode, _vni_decode, _VniIncrementalDecoder),
-    "utf-8+tcvn3": _codec(
+    "tcvn3": _codec_info("tcvn3", _tcvn3_encode, _tcvn3_decode),
+    "vni": _codec_info("vni", _vni_encode, _vni_decode, _VniIncrementalDecoder),
+    "utf-8+tcvn3": _codec_info(
         "utf-8+tcvn3", _utf8_tcvn3_encode, _utf8_tcvn3_decode, _Utf8Tcvn3IncrementalDecoder
     ),
 }

@@ -21,7 +21,8 @@ from kho.decode import decode, decode_utf8, detect, iter_decoded_lines
 from kho.errors import DeliveryError
 from kho.legacy_vn import TCVN3_DECODING_TABLE, encode_as
 
-ROWS = list(csv.DictReader((Path(__file__).parents[1] / "data" / "encoding_hazard_samples.csv").open(encoding="utf-8")))
+SAMPLES = Path(__file__).parents[1] / "data" / "encoding_hazard_samples.csv"
+ROWS = list(csv.DictReader(io.StringIO(SAMPLES.read_text(encoding="utf-8"), newline="")))
 TCVN3_ROWS = [row for row in ROWS if row["hazard_type"].startswith("TCVN3")]
 LEGACY = ("cp1258", "tcvn3", "vni", "utf-8+tcvn3")
 WRITTEN = ("utf-8", "utf-8-sig", *LEGACY)
@@ -99,13 +100,18 @@ def test_utf8_with_and_without_bom():
 
 
 def test_plain_ascii_is_utf8():
-    assert decode(b"ma,so_luong\nDS01,12\n", "d", "f") == decode_module.Decoded("ma,so_luong\nDS01,12\n", "utf-8", 1.0)
+    assert decode(b"ma,so_luong\nDS01,12\n", "d", "f") == decode_module.Decoded(
+        "ma,so_luong\nDS01,12\n", "utf-8", 1.0
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "encoding"),
     [
-        ("Le musée régional présente l'histoire de la côte.\nLes élèves ont visité l'église à pied.\n", "cp1252"),
+        (
+            "Le musée régional présente l'histoire de la côte.\nLes élèves ont visité l'église à pied.\n",
+            "cp1252",
+        ),
         ("Café crème, 3 €\n", "cp1252"),
         ("Die Straße führt über die Brücke zum Rathaus.\n", "latin-1"),
         ("The committee’s “annual report” – final version\n", "cp1252"),
@@ -186,7 +192,9 @@ def test_decode_utf8_is_unchanged():
 def test_tcvn3_table_matches_iconv():
     """An independent check of the table: GNU iconv's TCVN5712-1, byte by byte."""
     for byte in range(256):
-        run = subprocess.run(["iconv", "-f", "TCVN5712-1", "-t", "UTF-8"], input=bytes([byte]), capture_output=True)
+        run = subprocess.run(
+            ["iconv", "-f", "TCVN5712-1", "-t", "UTF-8"], input=bytes([byte]), capture_output=True
+        )
         if run.returncode:
             pytest.skip("this iconv has no TCVN5712-1")
         assert run.stdout.decode() == TCVN3_DECODING_TABLE[byte], hex(byte)
@@ -203,7 +211,10 @@ def test_codecs_work_with_text_io_split_anywhere(encoding):
     assert io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="").read() == HERITAGE
     for cut in range(len(data)):  # a VNI mark, or a UTF-8 character, split across two reads
         decoder = codecs.getincrementaldecoder(encoding)()
-        assert unicodedata.normalize("NFC", decoder.decode(data[:cut]) + decoder.decode(data[cut:], True)) == HERITAGE
+        assert (
+            unicodedata.normalize("NFC", decoder.decode(data[:cut]) + decoder.decode(data[cut:], True))
+            == HERITAGE
+        )
 
 
 def test_vni_spelling():
@@ -232,6 +243,11 @@ def test_iter_decoded_lines_across_blocks(encoding, monkeypatch):
     lines = list(iter_decoded_lines(io.BytesIO(encode_as(text, encoding)), "auto", dataset="d"))
     assert lines == text.splitlines(keepends=True)
     assert list(csv.reader(lines))[6][2] == "Phường Thủy Xuân, thành phố Huế"
+
+
+def test_iter_decoded_lines_reads_a_short_stream_to_its_last_line():
+    stream = io.BytesIO(b"ma,ten\nDS01," + encode_as("Lễ hội Lồng Tồng", "vni"))  # no line end at the end
+    assert list(iter_decoded_lines(stream, "auto")) == ["ma,ten\n", "DS01,Lễ hội Lồng Tồng"]
 
 
 def test_iter_decoded_lines_refuses_a_line_in_another_encoding_after_the_sample(monkeypatch):
