@@ -73,7 +73,10 @@ def ingest(dataset: str, file: Path) -> None:
 
 
 @app.command()
-def run(dataset: str = typer.Argument(None, help="Only this dataset (default: all)")) -> None:
+def run(
+    dataset: str = typer.Argument(None, help="Only this dataset (default: all)"),
+    force: bool = typer.Option(False, "--force", help="Run the warehouse DAG even if nothing new landed"),
+) -> None:
     """Run the pipeline as real Airflow DAG runs: the ingest DAG(s), then the warehouse DAG."""
     from kho.runs import run_pipeline
 
@@ -83,7 +86,7 @@ def run(dataset: str = typer.Argument(None, help="Only this dataset (default: al
             catalog().dataset(ds_id)
         except CatalogError as exc:
             fail(str(exc), 2)
-    ok = run_pipeline(ids, echo=lambda m: out.print(m, highlight=False))
+    ok = run_pipeline(ids, echo=lambda m: out.print(m, highlight=False), force=force)
     if not ok:
         raise typer.Exit(1)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Callable
 
@@ -44,14 +45,49 @@ def run_dag(dag_id: str, s: Settings | None = None, echo: Callable[[str], None] 
     return ok
 
 
+def landed_new_data(dag_id: str, s: Settings) -> bool:
+    """Did the latest run of an ingest DAG land something (its `land` task succeeded, not skipped)?"""
+    with sqlite3.connect(s.airflow_home / "airflow.db") as db:
+        row = db.execute(
+            "select ti.state from task_instance ti join dag_run dr on dr.dag_id = ti.dag_id and dr.run_id = ti.run_id"
+            " where ti.dag_id = ? and ti.task_id = 'land' order by dr.id desc limit 1",
+            [dag_id],
+        ).fetchone()
+    return bool(row) and row[0] == "success"
+
+
+def _warehouse_stamp(s: Settings) -> tuple[object, str]:
+    """Where the last successful warehouse run is recorded, and what it should match (the dbt manifest)."""
+    from kho.dbt import manifest_path
+
+    manifest = manifest_path(s)
+    digest = hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists() else ""
+    return s.home / "warehouse.manifest.sha256", digest
+
+
 def run_pipeline(
-    dataset_ids: list[str], s: Settings | None = None, echo: Callable[[str], None] = print
+    dataset_ids: list[str],
+    s: Settings | None = None,
+    echo: Callable[[str], None] = print,
+    force: bool = False,
 ) -> bool:
-    """Ingest DAG of each dataset, then the warehouse DAG (which the raw Assets schedule in production)."""
+    """Ingest DAG of each dataset, then the warehouse DAG, as the raw Assets schedule it in production:
+    only when an ingest landed new data, or the dbt project changed, or the last warehouse run failed."""
     s = s or settings()
     airflow.migrate(s)
-    ok = True
+    ok, new_data = True, False
     for ds_id in dataset_ids:
-        ok &= run_dag(f"ingest__{ds_id}", s, echo)
-    ok &= run_dag("warehouse", s, echo)
-    return ok
+        dag_id = f"ingest__{ds_id}"
+        ok &= run_dag(dag_id, s, echo)
+        new_data |= landed_new_data(dag_id, s)
+    stamp, manifest = _warehouse_stamp(s)
+    up_to_date = (
+        last_run_state("warehouse", s)[0] == "success" and stamp.exists() and stamp.read_text() == manifest
+    )
+    if up_to_date and not new_data and not force:
+        echo("warehouse: up to date (no new delivery landed, dbt project unchanged, last run succeeded)")
+        return ok
+    warehouse_ok = run_dag("warehouse", s, echo)
+    if warehouse_ok:
+        stamp.write_text(manifest)
+    return ok and warehouse_ok
