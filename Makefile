@@ -6,7 +6,7 @@ KHO   := .kho/venvs/main/bin/kho
 # The test suite runs its own services on other ports, beside a running demo.
 TEST_ENV := KHO_HOME=$(CURDIR)/.kho/test KHO_PORT_BASE=56300
 
-.PHONY: install demo up down test test-fast lint format bench airflow clean-test
+.PHONY: install demo up down test test-fast lint format bench airflow sync docs
 
 install:
 	@scripts/install.sh
@@ -43,6 +43,15 @@ format: install
 bench: install
 	@$(KHO) up
 	@$(PY) -m bench
+
+# Regenerate dbt groups, grants, exposures and source freshness from the catalog (after adding a dataset).
+sync: install
+	@$(PY) scripts/sync_dbt_from_catalog.py
+
+# The shared-table catalog agencies browse (dbt docs), written to .kho/docs/static_index.html.
+docs: up
+	@set -a; eval "$$($(PY) -c 'from kho.dbt import dbt_env; [print(f"{k}={v}") for k, v in dbt_env().items()]')"; \
+	  cd dbt_project && ../.kho/venvs/dbt/bin/dbt docs generate --static --target-path $(CURDIR)/.kho/docs
 
 # The Airflow UI (airflow standalone) on the demo's state, in the foreground.
 airflow: up

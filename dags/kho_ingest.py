@@ -58,7 +58,20 @@ def build_ingest_dag(ds: Dataset):
                 raise ValueError("refused deliveries:\n" + "\n".join(problems))
             return results
 
-        validate_raw(land())
+        landed = land()
+        if ds.source.kind != "inbox":
+
+            @task
+            def fetch() -> str | None:
+                """Pull the delivery from the agency's system into the inbox (kho/connectors)."""
+                from kho.connectors import fetch as fetch_delivery
+
+                path = fetch_delivery(ds)
+                print(f"{ds.id}: fetched {path}")
+                return str(path) if path else None
+
+            fetch() >> landed
+        validate_raw(landed)
 
     return ingest()
 

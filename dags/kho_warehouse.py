@@ -1,8 +1,11 @@
 """The warehouse DAG (airflow + cosmos): build the dbt project when new raw data landed, then check
 each published mart and publish it to CKAN if its quality gate passed.
 
-Scheduled on the raw Assets of every catalog dataset. dbt runs through astronomer-cosmos from the
-compiled manifest (no ``dbt ls`` while parsing), with the dbt of ``.kho/venvs/dbt``.
+Scheduled on the raw Assets of every catalog dataset. dbt runs through astronomer-cosmos with the dbt
+of ``.kho/venvs/dbt``: one ``dbt build`` per dbt group (the shared ``platform`` models first, then one
+per agency, as ``make sync`` assigns groups from the catalog). A group is the unit of isolation: a
+failing model or test of one agency skips only that agency's downstream models and publications. One
+task per group, rather than one per model, keeps a run to a few dbt start-ups (each costs seconds).
 """
 
 from __future__ import annotations
@@ -11,20 +14,43 @@ from datetime import datetime, timedelta
 from functools import reduce
 
 from airflow.sdk import dag, task
-from cosmos import DbtTaskGroup, ExecutionConfig, LoadMode, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import TestBehavior, TestIndirectSelection
+from cosmos import ProfileConfig
+from cosmos.operators.local import DbtBuildLocalOperator
 
 from kho.assets import raw_asset
 from kho.catalog import catalog
-from kho.dbt import dbt_env, dbt_executable, manifest_path, project_dir
+from kho.dbt import dbt_env, dbt_executable, project_dir
 
 DATASETS = catalog().datasets
 PUBLISHED = [ds for ds in DATASETS.values() if ds.publish is not None]
+AGENCIES = sorted({ds.agency for ds in DATASETS.values()})
+PROFILE = ProfileConfig(
+    profile_name="kho", target_name="warehouse", profiles_yml_filepath=project_dir() / "profiles.yml"
+)
 
 
 def _raw_assets():
     assets = [raw_asset(ds_id) for ds_id in sorted(DATASETS)]
     return reduce(lambda a, b: a | b, assets)
+
+
+def dbt_build(group: str) -> DbtBuildLocalOperator:
+    """``dbt build`` (models and their tests) of one dbt group; the reference seeds are loaded by `kho up`."""
+    return DbtBuildLocalOperator(
+        task_id=f"dbt_build__{group}",
+        project_dir=str(project_dir()),
+        profile_config=PROFILE,
+        dbt_executable_path=dbt_executable(),
+        select=[f"group:{group}"],
+        exclude=["resource_type:seed"],
+        # The shared models run first: only their own tests then (cautious), not the relationships tests
+        # of agency models that point at them (eager), which run with those agencies' builds.
+        indirect_selection="cautious" if group == "platform" else "eager",
+        env=dbt_env(),
+        append_env=True,
+        install_deps=False,
+        retries=0,
+    )
 
 
 @dag(
@@ -38,31 +64,33 @@ def _raw_assets():
     default_args={"retries": 1, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True},
 )
 def warehouse():
-    dbt = DbtTaskGroup(
-        group_id="dbt",
-        project_config=ProjectConfig(dbt_project_path=project_dir(), manifest_path=manifest_path()),
-        profile_config=ProfileConfig(
-            profile_name="kho", target_name="warehouse", profiles_yml_filepath=project_dir() / "profiles.yml"
-        ),
-        execution_config=ExecutionConfig(
-            dbt_executable_path=dbt_executable(), test_indirect_selection=TestIndirectSelection.BUILDABLE
-        ),
-        # One `dbt build` per model (run + its tests). The reference seeds are loaded by `kho up` when
-        # they change, not on every run: they are static lists, and reloading them costs half a minute.
-        render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD, exclude=["resource_type:seed"]
-        ),
-        operator_args={"env": dbt_env(), "append_env": True, "install_deps": False},
-        default_args={"retries": 0},
-    )
+    platform = dbt_build("platform")
+    builds = {agency: dbt_build(agency) for agency in AGENCIES}
+    for build in builds.values():
+        platform >> build
+
+    @task(retries=1)
+    def withdraw_stale() -> list[dict]:
+        """Datasets removed from the catalog, or no longer open, leave public view (made private)."""
+        from kho.pipeline import withdraw
+
+        return withdraw()
+
+    withdraw_stale()  # independent of the builds: it reads the catalog and CKAN only
 
     for ds in PUBLISHED:
 
         @task(task_id=f"validate_mart__{ds.id}", retries=0)
         def validate_mart(dataset_id: str = ds.id) -> dict:
             """Great Expectations on the dataset's mart; the result is kept for the gate and `kho status`."""
-            from kho.pipeline import validate
+            from airflow.sdk.exceptions import AirflowSkipException
 
+            from kho.pipeline import has_landed, validate
+
+            if not has_landed(dataset_id):
+                raise AirflowSkipException(
+                    f"{dataset_id}: no delivery has landed yet, nothing to check or publish"
+                )
             return validate(dataset_id, "mart")
 
         @task(task_id=f"publish__{ds.id}", retries=2)
@@ -73,8 +101,7 @@ def warehouse():
             return publish(dataset_id)
 
         checked = validate_mart()
-        # Only the dataset's own lineage gates it: a failing model of another agency does not hold it back.
-        dbt.tasks_map.get(f"model.kho.{ds.publish.model}", dbt) >> checked
+        builds[ds.agency] >> checked
         publish(checked)
 
 

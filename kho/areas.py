@@ -13,6 +13,9 @@ from functools import cache
 from kho.settings import REPO
 
 ALIASES = REPO / "dbt_project" / "seeds" / "reference" / "ref_area_aliases.csv"
+# Communes: every province's, keyed per province (scripts/build_commune_aliases.py). Landing only asks
+# whether a key names some commune at all; dbt resolves it within the warehouse's province.
+COMMUNE_ALIASES = REPO / "dbt_project" / "seeds" / "reference" / "ref_commune_aliases.csv"
 
 # Which alias levels a catalog column's ``match`` accepts.
 LEVELS = {
@@ -27,4 +30,9 @@ def known_names(match: str) -> dict[str, str]:
     """Match key -> official Vietnamese name, for the alias levels a ``match`` kind accepts."""
     levels = LEVELS[match]
     with ALIASES.open(encoding="utf-8", newline="") as f:
-        return {row["area_key"]: row["name_vi"] for row in csv.DictReader(f) if row["area_level"] in levels}
+        known = {row["area_key"]: row["name_vi"] for row in csv.DictReader(f) if row["area_level"] in levels}
+    if "commune" in levels and COMMUNE_ALIASES.exists():
+        with COMMUNE_ALIASES.open(encoding="utf-8", newline="") as f:
+            for row in csv.DictReader(f):
+                known.setdefault(row["alias_key"], row["commune_name"] or row["alias"])
+    return known

@@ -132,6 +132,12 @@ class Publish(Strict):
     model: str
     resource_name_vi: str | None = None
     resource_name_en: str | None = None
+    # The portal's temporal and spatial coverage (publishers/metadata.py): the mart column holding the
+    # period (a year, a date, or text such as 2024-03 / 2024-Q1) and the one holding administrative unit
+    # codes. Unset: the first conventional name the mart has (year, month, period_start, ... /
+    # commune_code_2025, province_code, ...); "none" turns the coverage off.
+    period_column: str | None = None
+    area_column: str | None = None
 
 
 Frequency = Literal["daily", "weekly", "monthly", "quarterly", "yearly"]

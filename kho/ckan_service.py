@@ -46,7 +46,6 @@ WORKERS = 2
 START_TIMEOUT = 120.0
 
 
-
 class CkanError(ServiceError):
     """CKAN could not be set up, started or reached."""
 
@@ -197,6 +196,17 @@ def _apply_datastore_permissions(s: Settings) -> None:
         conn.execute(statements.encode())
 
 
+def _set_datastore_text_search(s: Settings) -> None:
+    """Make CKAN's full-text trigger index DataStore rows with the configuration its searches use
+    (``ckan.datastore.default_fts_lang = simple``): word by word, no English stemming of Vietnamese."""
+    sql = "select current_setting('default_text_search_config')"
+    with psycopg.connect(s.database_url(DATASTORE_DATABASE), autocommit=True) as conn:
+        if conn.execute(sql).fetchone()[0] != "pg_catalog.simple":
+            conn.execute(
+                f"alter database {DATASTORE_DATABASE} set default_text_search_config = 'pg_catalog.simple'"
+            )
+
+
 # --- the public functions ------------------------------------------------------------------------
 
 
@@ -218,6 +228,7 @@ def setup(s: Settings | None = None) -> None:
         ckan_cli(s, "db", "init")
     if not _datastore_permissions_set(s):
         _apply_datastore_permissions(s)
+    _set_datastore_text_search(s)
     if not _admin_exists(s):
         password = keys["admin_password"]  # also in secrets.json, for logging in to the web UI
         ckan_cli(s, "sysadmin", "add", ADMIN_USER, "--create", f"email={ADMIN_EMAIL}", f"password={password}")
@@ -288,6 +299,17 @@ def stop(s: Settings | None = None) -> bool:
     """Stop the gunicorn Kho started; True if one was running."""
     s = s or settings()
     return services.stop_process(s, "ckan")
+
+
+def datastore_write_url(s: Settings | None = None) -> str | None:
+    """The DataStore database as its write role (``ckan.datastore.write_url``), for the publisher's COPY.
+
+    None when this Kho home has no CKAN secrets (a portal Kho did not set up).
+    """
+    s = s or settings()
+    if not (ckan_dir(s) / "secrets.json").exists():
+        return None
+    return _role_url(s, DATASTORE_DATABASE, CKAN_ROLE, _secrets(s)["ckan_db_password"])
 
 
 def api_token(s: Settings | None = None) -> str:

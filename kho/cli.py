@@ -113,6 +113,14 @@ def status() -> None:
 
 
 @app.command()
+def access() -> None:
+    """The agencies' database roles: how each connects and which tables it may read."""
+    from kho.access import access_report
+
+    out.print(access_report(), highlight=False, markup=False)
+
+
+@app.command()
 def demo() -> None:
     """Start everything, drop the bundled sample deliveries into the inboxes, run the pipeline, summarise."""
     from kho.runs import run_pipeline

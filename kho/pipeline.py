@@ -34,6 +34,18 @@ def validate(dataset_id: str, layer: str, load_id: str | None = None, s: Setting
     }
 
 
+def has_landed(dataset_id: str, s: Settings | None = None) -> bool:
+    """Has any delivery of the dataset landed? (Until one has, its mart is empty by design.)"""
+    import psycopg
+
+    s = s or settings()
+    with psycopg.connect(s.warehouse_url) as conn:
+        row = conn.execute(
+            "select 1 from kho_meta.loads where dataset = %s and status = 'landed' limit 1", [dataset_id]
+        ).fetchone()
+    return row is not None
+
+
 def publish(dataset_id: str, s: Settings | None = None) -> dict:
     """Publish the dataset to CKAN if it is open and its latest quality results pass."""
     from publishers.ckan import publish_dataset
@@ -93,3 +105,12 @@ def _record_blocked(dataset_id: str, failures: list[str], s: Settings) -> None:
             "insert into kho_meta.publications (dataset, status, detail) values (%s, 'blocked', %s)",
             [dataset_id, "; ".join(failures)],
         )
+
+
+def withdraw(s: Settings | None = None) -> list[dict]:
+    """Take out of public view the CKAN datasets whose catalog entry is gone or no longer open."""
+    from dataclasses import asdict
+
+    from publishers.withdraw import withdraw_stale
+
+    return [asdict(w) for w in withdraw_stale(s)]

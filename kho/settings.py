@@ -8,6 +8,8 @@ province's own deployment can sit side by side:
 - ``KHO_REPO``: where the repository is (default: the parent of this package).
 - ``KHO_POSTGRES_URL``: an existing PostgreSQL server (superuser URL, no database). When set, Kho
   uses it instead of starting its embedded server.
+- ``KHO_PORTAL_URL``: the public-service portal's database, through a read-only login (catalog entries
+  name it ``${KHO_PORTAL_URL}``). Default: the demo copy ``kho up`` creates on Kho's own server.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 # The repository (catalog, dags, dbt project, expectations). KHO_REPO lets a container mount it elsewhere.
 REPO = Path(os.environ.get("KHO_REPO") or Path(__file__).resolve().parent.parent)
+# The demo public-service portal (kho/portal_demo.py): its database and read-only login. Demo only: a
+# province's own portal is reached through KHO_PORTAL_URL.
+PORTAL_DEMO_DATABASE = "portal_demo"
+PORTAL_DEMO_READER = ("kho_reader", "kho_reader_demo")
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,7 @@ class Settings:
     home: Path
     port_base: int
     external_postgres: str | None
+    portal: str | None = None
 
     # --- directories -------------------------------------------------------------------------
     @property
@@ -102,6 +109,16 @@ class Settings:
         return self.database_url("kho")
 
     @property
+    def portal_url(self) -> str:
+        """The public-service portal's database, as its read-only role; see kho/portal_demo.py."""
+        if self.portal:
+            return self.portal
+        parts = urlsplit(self.database_url(PORTAL_DEMO_DATABASE))
+        host = parts.netloc.rpartition("@")[2]
+        user, password = PORTAL_DEMO_READER
+        return urlunsplit((parts.scheme, f"{user}:{password}@{host}", parts.path, parts.query, ""))
+
+    @property
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:{self.redis_port}/0"
 
@@ -118,4 +135,5 @@ def settings() -> Settings:
         home=home,
         port_base=int(os.environ.get("KHO_PORT_BASE", "54300")),
         external_postgres=os.environ.get("KHO_POSTGRES_URL") or None,
+        portal=os.environ.get("KHO_PORTAL_URL") or None,
     )

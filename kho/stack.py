@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from kho import airflow, services
+from kho import access, agency_api, airflow, portal_demo, services
 from kho.catalog import catalog
 from kho.dbt import run_dbt
 from kho.land import ensure_raw_table
@@ -26,6 +26,9 @@ def up(s: Settings | None = None, echo=print) -> dict[str, str]:
         ensure_meta_schema(conn)
         for ds in catalog().datasets.values():  # dbt's sources exist before the first delivery
             ensure_raw_table(conn, ds)
+    echo("the demo's stand-ins for agency systems (portal database, tourist-site API) ...")
+    portal_demo.ensure(s)
+    agency_api_url = agency_api.start(s)
     echo("Redis ...")
     services.start_redis(s)
     echo("CKAN ...")
@@ -39,10 +42,12 @@ def up(s: Settings | None = None, echo=print) -> dict[str, str]:
         raise services.ServiceError(f"dbt parse failed:\n{parse.stdout[-2000:]}{parse.stderr[-2000:]}")
     echo("dbt reference seeds ...")
     load_seeds(s)
+    access.apply(s)  # agency roles and grants (kho/access.py), after the manifest it reads
     values = {
         "KHO_CKAN_URL": ckan_url,
         "KHO_CKAN_API_TOKEN": ckan_service.api_token(s),
         "KHO_AIRFLOW_HOME": str(s.airflow_home),
+        "KHO_AGENCY_API_URL": agency_api_url,
     }
     services.write_services_env(s, values)
     return values

@@ -1,8 +1,14 @@
 """Publishers: the last step of a dataset's flow, from a quality-checked mart out to the public.
 
-``publishers.ckan`` publishes to the CKAN portal; ``publishers.table`` reads a mart and renders it.
+``publishers.ckan`` publishes a dataset to the CKAN portal and ``publishers.withdraw`` takes down what
+the catalog no longer allows; ``publishers.table`` streams a mart out (CSV, DataStore rows),
+``publishers.metadata`` says what the portal shows about it, ``publishers.portal`` talks to CKAN.
 """
 
-from publishers.ckan import PublishError, PublishRefused, PublishResult, publish, publish_dataset
+from publishers.ckan import PublishResult, publish, publish_all, publish_dataset
+from publishers.errors import PublishError, PublishRefused
+from publishers.withdraw import withdraw_stale
 
-__all__ = ["PublishError", "PublishRefused", "PublishResult", "publish", "publish_dataset"]
+__all__ = [
+    "PublishError", "PublishRefused", "PublishResult", "publish", "publish_all", "publish_dataset", "withdraw_stale",
+]  # fmt: skip

@@ -36,9 +36,14 @@ Reader = Callable[[Dataset, Path, str], Iterator[Record]]
 
 
 def reader_for(fmt: str) -> Reader:
-    from kho.readers import csv_reader, excel, pxweb
+    from kho.readers import csv_reader, excel, jsonl, pxweb
 
-    readers: dict[str, Reader] = {"pxweb": pxweb.read, "csv": csv_reader.read, "xlsx": excel.read}
+    readers: dict[str, Reader] = {
+        "pxweb": pxweb.read,
+        "csv": csv_reader.read,
+        "xlsx": excel.read,
+        "jsonl": jsonl.read,
+    }
     try:
         return readers[fmt]
     except KeyError:

@@ -1,0 +1,149 @@
+"""``python -m bench``: run the benchmarks, print a table, write the figures to ``bench/results.json``.
+
+    python -m bench                 # all five at the issue's sizes (takes a while: 1 GB of CSV, Airflow runs)
+    python -m bench --only 1 --only 5
+    python -m bench --small         # CI-sized: the same code paths on small inputs, in a few minutes
+
+Sizes come from flags, or from ``KHO_BENCH_*`` variables (see ``--help``). Results of the benchmarks run
+are merged into the results file, so ``--only 2`` updates benchmark 2 and keeps the others' figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from bench import BENCHMARKS, common
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--only",
+        type=int,
+        action="append",
+        choices=sorted(BENCHMARKS),
+        metavar="N",
+        help="run benchmark N (repeatable); default: all",
+    )
+    p.add_argument("--small", action="store_true", help="CI-sized inputs: proves the benchmarks still run")
+    p.add_argument("--out", type=Path, default=RESULTS, help=f"results file (default {RESULTS})")
+    p.add_argument("--keep-files", action="store_true", help="keep the generated files and logs")
+    for number in sorted(BENCHMARKS):
+        module(number).add_arguments(p)
+    return p
+
+
+def module(number: int):
+    return importlib.import_module(f"bench.{BENCHMARKS[number]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parser().parse_args(argv)
+    chosen = sorted(set(opts.only or BENCHMARKS))
+    if opts.small:
+        for number in chosen:
+            module(number).small(opts)
+    workdir = Path(tempfile.mkdtemp(prefix="kho-bench-"))
+    results: dict[str, dict] = {}
+    failed = False
+    try:
+        for number in chosen:
+            bench = module(number)
+            print(f"[{number}] {BENCHMARKS[number]} ...", flush=True)
+            started = time.perf_counter()
+            load_before = common.load_average()
+            scratch = workdir / BENCHMARKS[number]
+            scratch.mkdir(parents=True)
+            try:
+                result = bench.run(opts, scratch)
+            except Exception as exc:  # one benchmark failing must not lose the others' figures
+                failed = True
+                traceback.print_exc()
+                result = {"benchmark": number, "name": BENCHMARKS[number], "error": str(exc)[-2000:]}
+            result["small"] = opts.small
+            result["wall_seconds"] = round(time.perf_counter() - started, 1)
+            result["load_average_before"] = load_before
+            result["load_average_after"] = common.load_average()
+            results[str(number)] = result
+            print(f"[{number}] {summary_line(result)}", flush=True)
+    finally:
+        if opts.keep_files:
+            print(f"files kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print()
+    print(table(results))
+    write(opts.out, results)
+    print(f"\nresults written to {opts.out}")
+    return 1 if failed else 0
+
+
+def figure(part: dict | None) -> str:
+    if not part:
+        return "-"
+    if part.get("skipped"):
+        return f"skipped: {part['skipped']}"
+    value = part["value"]
+    text = f"{value:,.0f}" if isinstance(value, int | float) and abs(value) >= 100 else f"{value:,.3g}"
+    return f"{part['label']}: {text} {part['unit']}"
+
+
+def summary_line(result: dict) -> str:
+    if "error" in result:
+        return f"FAILED: {result['error'].splitlines()[0] if result['error'] else ''}"
+    met = {True: "target met", False: "target NOT met", None: "target not judged"}[result.get("met")]
+    ratio = result.get("ratio")
+    ratio_text = f"ratio {ratio} ({result['ratio_meaning']})" if ratio is not None else "no ratio"
+    return f"{figure(result.get('project'))}; {figure(result.get('baseline'))}; {ratio_text}; {met}"
+
+
+def table(results: dict[str, dict]) -> str:
+    header = ["#", "benchmark", "Kho", "baseline", "ratio", "target", "met"]
+    rows = [header]
+    for key, r in sorted(results.items(), key=lambda kv: int(kv[0])):
+        if "error" in r:
+            rows.append([key, r["name"], "FAILED", "", "", "", ""])
+            continue
+        met = {True: "yes", False: "NO", None: "-"}[r.get("met")]
+        ratio = "-" if r.get("ratio") is None else str(r["ratio"])
+        rows.append(
+            [key, r["name"], figure(r.get("project")), figure(r.get("baseline")), ratio, r["target"], met]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    meanings = [f"{k}: {r['ratio_meaning']}" for k, r in sorted(results.items()) if "ratio_meaning" in r]
+    if meanings:
+        lines.append("ratio: " + "; ".join(meanings))
+    return "\n".join(lines)
+
+
+def write(path: Path, results: dict[str, dict]) -> None:
+    """Merge these results into the results file (other benchmarks' earlier figures are kept)."""
+    old: dict = {}
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            old = {}
+    merged = {**old.get("benchmarks", {}), **results}
+    doc = {
+        "machine": common.machine(),
+        "benchmarks": dict(sorted(merged.items(), key=lambda kv: int(kv[0]))),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,259 @@
+"""The publisher when CKAN is down, answers 5xx, or loses an answer: retries with backoff, then a clear
+failure; the next run converges, and no retry ever makes a second dataset or resource.
+
+CKAN's failures are played by a small HTTP proxy in front of the real portal that answers 503, or
+forwards a request and then answers 502 as if the connection broke after CKAN did the work.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import pytest
+from ckanapi import RemoteCKAN
+
+from kho import ckan_service
+from kho.catalog import Catalog, catalog
+from publishers.ckan import publish
+from publishers.errors import PublishError
+from publishers.metadata import ckan_name
+from publishers.portal import Retry
+
+pytest.register_assert_rewrite("tests.integration.conftest_ckan")  # helpers imported below, plugin too
+from tests.integration.conftest_ckan import ROWS, datastore_rows, last_publication  # noqa: E402
+
+pytest_plugins = ["tests.integration.conftest_ckan"]
+
+pytestmark = pytest.mark.e2e
+
+FAST = Retry(attempts=4, backoff_s=0.05, max_wait_s=0.5)
+
+# (request number from 1, action) -> what the proxy does: "forward", "503", or "lose" (forward, then 502)
+Plan = Callable[[int, str], str]
+
+
+class FaultyProxy:
+    """An HTTP proxy to CKAN that fails requests as its plan says; it records every action it saw."""
+
+    def __init__(self, target: str, plan: Plan):
+        self.target = urlsplit(target)
+        self.plan = plan
+        self.seen: list[tuple[str, str]] = []  # (action, what was done)
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                self.relay()
+
+            def do_POST(self) -> None:  # noqa: N802
+                self.relay()
+
+            def relay(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                action = self.path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+                with proxy.lock:
+                    number = len(proxy.seen) + 1
+                    todo = proxy.plan(number, action)
+                    proxy.seen.append((action, todo))
+                if todo == "503":
+                    return self.answer(503, b"Service Unavailable", "text/plain")
+                status, content_type, data = proxy.forward(self.command, self.path, self.headers, body)
+                if todo == "lose":
+                    return self.answer(502, b"Bad Gateway", "text/plain")
+                self.answer(status, data, content_type)
+
+            def answer(self, status: int, data: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def forward(self, method: str, path: str, headers, body: bytes) -> tuple[int, str, bytes]:
+        conn = http.client.HTTPConnection(self.target.hostname, self.target.port, timeout=120)
+        keep = {k: v for k, v in headers.items() if k.lower() not in ("host", "connection")}
+        conn.request(method, path, body=body, headers=keep)
+        response = conn.getresponse()
+        data = response.read()
+        conn.close()
+        return response.status, response.getheader("Content-Type", "application/json"), data
+
+    def actions(self, todo: str | None = None) -> list[str]:
+        return [a for a, t in self.seen if todo is None or t == todo]
+
+
+@pytest.fixture
+def proxy(ckan_site) -> Iterator[Callable[[Plan], FaultyProxy]]:
+    started: list[FaultyProxy] = []
+
+    def start(plan: Plan) -> FaultyProxy:
+        p = FaultyProxy(ckan_site.url, plan)
+        p.thread.start()
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        p.server.shutdown()
+        p.server.server_close()
+
+
+def through(p: FaultyProxy, site) -> RemoteCKAN:
+    return RemoteCKAN(p.url, apikey=ckan_service.api_token(site.settings))
+
+
+def published_once(ckan_site, mart) -> dict:
+    """Exactly one dataset of that name, with exactly one resource, holding every row."""
+    name = ckan_name(mart.dataset.id)
+    found = ckan_site.admin.action.package_search(q=f"name:{name}", include_private=True, include_drafts=True)
+    assert found["count"] == 1
+    pkg = ckan_site.admin.action.package_show(id=name)
+    (resource,) = pkg["resources"]
+    assert len(datastore_rows(ckan_site.anonymous, resource["id"])) == len(mart.rows())
+    return pkg
+
+
+def test_ckan_answering_503_fails_clearly_after_retries(ckan_site, mart, proxy):
+    always = proxy(lambda _n, _a: "503")
+
+    started = time.monotonic()
+    with pytest.raises(PublishError) as failure:
+        publish(
+            mart.dataset,
+            ckan_site.settings,
+            ckan=through(always, ckan_site),
+            retry=FAST,
+            manifest=mart.manifest,
+        )
+    elapsed = time.monotonic() - started
+
+    message = str(failure.value)
+    assert message.startswith(f"{mart.dataset.id}: CKAN did not complete package_show after 4 attempts")
+    assert "HTTP 503" in message
+    assert always.actions() == ["package_show"] * 4
+    assert elapsed >= 0.05 + 0.1 + 0.2  # waited between the attempts, longer each time
+    status, *_, detail = last_publication(mart)
+    assert status == "failed" and "package_show" in detail
+
+    # the next run, with CKAN back, publishes
+    result = publish(mart.dataset, ckan_site.settings, manifest=mart.manifest)
+    assert result.status == "published"
+    published_once(ckan_site, mart)
+
+
+def test_transient_failures_are_retried_until_they_pass(ckan_site, mart, proxy):
+    counts: dict[str, int] = {}
+
+    def first_attempt_fails(_n: int, action: str) -> str:
+        counts[action] = counts.get(action, 0) + 1
+        return "503" if counts[action] % 2 else "forward"
+
+    every_other = proxy(first_attempt_fails)
+
+    result = publish(
+        mart.dataset,
+        ckan_site.settings,
+        ckan=through(every_other, ckan_site),
+        retry=FAST,
+        manifest=mart.manifest,
+    )
+
+    assert result.status == "published" and result.rows == len(ROWS)
+    assert every_other.actions("503") and every_other.actions("forward")
+    pkg = published_once(ckan_site, mart)
+    assert pkg["resources"][0]["kho_content_hash"] == result.content_hash
+    assert publish(mart.dataset, ckan_site.settings, manifest=mart.manifest).write_calls == 0
+
+
+@pytest.mark.parametrize(
+    "lost", ["organization_create", "package_create", "resource_create", "resource_patch"]
+)
+def test_a_lost_answer_never_makes_a_duplicate(ckan_site, mart, proxy, lost, unique):
+    """CKAN did the work but the answer never arrived: the retry finds what was made instead."""
+    # an agency of its own, so that its organization is created by this run
+    agency = catalog().agencies["statistics_office"].model_copy(update={"id": f"test_agency_{unique}"})
+    cat = Catalog(agencies={agency.id: agency}, datasets={})
+    dataset = mart.dataset.model_copy(update={"agency": agency.id})
+    once = {"done": False}
+
+    def plan(_n: int, action: str) -> str:
+        if action == lost and not once["done"]:
+            once["done"] = True
+            return "lose"
+        return "forward"
+
+    faulty = proxy(plan)
+    try:
+        result = publish(
+            dataset,
+            ckan_site.settings,
+            ckan=through(faulty, ckan_site),
+            retry=FAST,
+            manifest=mart.manifest,
+            cat=cat,
+        )
+
+        assert result.status == "published"
+        assert faulty.actions("lose") == [lost]
+        pkg = published_once(ckan_site, mart)
+        assert pkg["resources"][0]["id"] == result.resource_id
+        org_name = ckan_name(agency.id)
+        assert ckan_site.admin.action.organization_list(organizations=[org_name]) == [org_name]
+    finally:
+        ckan_site.admin.action.dataset_purge(id=ckan_name(dataset.id))
+        ckan_site.admin.action.organization_purge(id=ckan_name(agency.id))
+
+
+def test_ckan_down_fails_clearly_and_the_next_run_converges(ckan_site, mart):
+    with socket.socket() as sock:  # a port where nothing listens
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    nobody = RemoteCKAN(dead, apikey="unused")
+
+    with pytest.raises(PublishError, match=r"package_show after 2 attempts.*could not connect"):
+        publish(mart.dataset, ckan_site.settings, ckan=nobody, retry=Retry(attempts=2, backoff_s=0.01))
+
+    publish(mart.dataset, ckan_site.settings, manifest=mart.manifest)
+    published_once(ckan_site, mart)
+
+
+def test_ckan_stopping_half_way_is_repaired_by_the_next_run(ckan_site, mart, proxy):
+    """CKAN goes away after the dataset is made (every later call 503): the run fails, the next converges."""
+    state = {"down": False}
+
+    def plan(_n: int, action: str) -> str:
+        if action == "package_create":
+            state["down"] = True
+            return "forward"
+        return "503" if state["down"] else "forward"
+
+    faulty = proxy(plan)
+    with pytest.raises(PublishError):
+        publish(
+            mart.dataset,
+            ckan_site.settings,
+            ckan=through(faulty, ckan_site),
+            retry=FAST,
+            manifest=mart.manifest,
+        )
+    created = ckan_site.admin.action.package_show(id=ckan_name(mart.dataset.id))
+    assert created["resources"] == []
+
+    result = publish(mart.dataset, ckan_site.settings, manifest=mart.manifest)
+
+    assert result.package_id == created["id"]
+    published_once(ckan_site, mart)
