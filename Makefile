@@ -4,7 +4,8 @@ SHELL := /bin/bash
 PY    := .kho/venvs/main/bin/python
 KHO   := .kho/venvs/main/bin/kho
 # The test suite runs its own services on other ports, beside a running demo.
-TEST_ENV := KHO_HOME=$(CURDIR)/.kho/test KHO_PORT_BASE=56300
+TEST_PORT_BASE ?= 56300
+TEST_ENV := KHO_HOME=$(CURDIR)/.kho/test KHO_PORT_BASE=$(TEST_PORT_BASE)
 
 .PHONY: install demo up down test test-fast lint format bench airflow sync docs
 

@@ -22,7 +22,9 @@ units_2025 as (
 ),
 
 -- Reports made since the reorganisation name today's communes; a name only known from before 1 July 2025
--- falls back to the commune it went into whole.
+-- falls back to the commune it went into whole. A former commune's name that is also the name of another
+-- current commune of the province ("Tân Tiến") is taken as the current one: match keys drop accents and
+-- carry no district, so nothing here can tell them apart.
 lookup as (
 
     select distinct on (alias_key)
