@@ -20,6 +20,7 @@ import difflib
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 # The five Vietnamese tone marks as combining characters (NFD). The other marks (circumflex, breve,
 # horn) change the letter itself and are never moved.
@@ -82,11 +83,13 @@ def _tokens(text: str) -> list[str]:
     return words
 
 
+@lru_cache(maxsize=1 << 16)  # agencies repeat the same few thousand names on every row
 def accent_key(text: str) -> str:
     """Compact key keeping diacritics, for names that only differ by them (commune level)."""
     return "".join(_tokens(text))
 
 
+@lru_cache(maxsize=1 << 16)
 def match_key(text: str) -> str:
     """Compact unaccented key: "Tỉnh Thừa Thiên Huế", "Thua Thien-Hue" and "THUA THIEN HUE" agree."""
     return "".join(_strip_diacritics(w) for w in _tokens(text))
