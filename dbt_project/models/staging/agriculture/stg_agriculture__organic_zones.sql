@@ -1,5 +1,6 @@
--- The organic zone register, every load, for the open data: the household name and phone (personal data,
--- catalog personal_data: true) are left out; only stg_agriculture__organic_zone_contacts (restricted) reads them.
+-- The organic zone register, every load, for the open data: the household name and phone (personal
+-- data, catalog personal_data: true) are left out; only stg_agriculture__organic_zone_contacts
+-- (restricted) reads them.
 with
 
 source as (
