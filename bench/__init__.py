@@ -6,6 +6,8 @@ the same run, and says whether the issue's target is met. ``python -m bench`` ru
 3. ``land_memory``: peak memory while landing a large CSV.
 4. ``rerun_ingest``: re-running every ingest DAG with unchanged deliveries against the first run.
 5. ``parse_dags``: parsing ``dags/kho_ingest.py`` with the catalog scaled up to 200 datasets.
+6. ``publish_datastore``: publishing a 1M-row open dataset into the DataStore against ckanext-xloader.
+7. ``publish_unchanged``: publishing every dataset again when nothing changed (write calls, time ratio).
 """
 
 BENCHMARKS = {
@@ -14,4 +16,6 @@ BENCHMARKS = {
     3: "land_memory",
     4: "rerun_ingest",
     5: "parse_dags",
+    6: "publish_datastore",
+    7: "publish_unchanged",
 }

@@ -14,6 +14,7 @@ import argparse
 import importlib
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
                 result = {"benchmark": number, "name": BENCHMARKS[number], "error": str(exc)[-2000:]}
             result["small"] = opts.small
+            result["commit"] = _commit()
             result["wall_seconds"] = round(time.perf_counter() - started, 1)
             result["load_average_before"] = load_before
             result["load_average_after"] = common.load_average()
@@ -86,6 +88,20 @@ def main(argv: list[str] | None = None) -> int:
     write(opts.out, results)
     print(f"\nresults written to {opts.out}")
     return 1 if failed else 0
+
+
+def _commit() -> str | None:
+    """The code measured: HEAD, marked when the work tree has changes (several people share it)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=common.REPO, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    head = git("rev-parse", "--short", "HEAD")
+    if not head:
+        return None
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "kho", "dags", "catalog")
+    return head + ("+changes" if dirty else "")
 
 
 def figure(part: dict | None) -> str:
