@@ -83,7 +83,10 @@ def load_seeds(s: Settings) -> None:
     stamp = s.home / "dbt-seeds.sha256"
     if stamp.exists() and stamp.read_text() == digest.hexdigest():
         return
-    result = run_dbt(["seed", "--quiet"], s=s, check=False)
+    # --full-refresh: a changed seed may change its column types, which a plain reload keeps stale.
+    result = run_dbt(["seed", "--quiet", "--full-refresh"], s=s, check=False)
     if result.returncode != 0:
         raise services.ServiceError(f"dbt seed failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
     stamp.write_text(digest.hexdigest())
+    # The reload dropped the views built on the seeds: the next `kho run` must rebuild the warehouse.
+    (s.home / "warehouse.manifest.sha256").unlink(missing_ok=True)
