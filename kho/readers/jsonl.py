@@ -60,38 +60,19 @@ def read(dataset: Dataset, path: Path, file_name: str) -> Iterator[Record]:
 
 
 def _parse(line: bytes, ds: str, file_name: str, line_no: int) -> dict:
+    def refused(expected: str, found: str) -> DeliveryError:
+        return DeliveryError(Problem(ds, file_name, line_no, None, expected, Plain(found)))
+
     try:
         obj = json.loads(line.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)
     except UnicodeDecodeError as exc:
-        raise DeliveryError(
-            Problem(ds, file_name, line_no, None, "UTF-8 text", Plain(f"byte 0x{line[exc.start]:02x}"))
-        ) from None
+        raise refused("UTF-8 text", f"byte 0x{line[exc.start]:02x}") from None
     except json.JSONDecodeError as exc:
-        raise DeliveryError(
-            Problem(
-                ds,
-                file_name,
-                line_no,
-                None,
-                "one JSON object per line",
-                Plain(f"{exc.msg} at column {exc.colno}"),
-            )
-        ) from None
+        raise refused("one JSON object per line", f"{exc.msg} at column {exc.colno}") from None
     except ValueError as exc:  # NaN, Infinity
-        raise DeliveryError(
-            Problem(ds, file_name, line_no, None, "one JSON object per line", Plain(str(exc)))
-        ) from None
+        raise refused("one JSON object per line", str(exc)) from None
     if not isinstance(obj, dict):
-        raise DeliveryError(
-            Problem(
-                ds,
-                file_name,
-                line_no,
-                None,
-                "one JSON object per line",
-                Plain(f"a JSON {type(obj).__name__}"),
-            )
-        )
+        raise refused("one JSON object per line", f"a JSON {type(obj).__name__}")
     return obj
 
 
