@@ -8,8 +8,9 @@ quarantined with suggestions, and dbt joins on the same keys. One list, two read
 from __future__ import annotations
 
 import csv
-from functools import cache
+from functools import cache, lru_cache
 
+from kho.names import match_key, suggest
 from kho.settings import REPO
 
 ALIASES = REPO / "dbt_project" / "seeds" / "reference" / "ref_area_aliases.csv"
@@ -36,3 +37,18 @@ def known_names(match: str) -> dict[str, str]:
             for row in csv.DictReader(f):
                 known.setdefault(row["alias_key"], row["commune_name"] or row["alias"])
     return known
+
+
+@lru_cache(maxsize=1 << 14)
+def check_name(match: str, value: str) -> tuple[str, str | None]:
+    """(match key, why the name cannot land or None): an unknown name comes with the nearest known ones.
+
+    Cached: a delivery repeats its names, and the suggestions take a while to find.
+    """
+    key = match_key(value)
+    known = known_names(match)
+    if key in known:
+        return key, None
+    hint = dict.fromkeys(known[k] for k in suggest(key, known))
+    near = f"; nearest known: {', '.join(hint)}" if hint else ""
+    return key, f"unknown {match} name {value!r}{near}"

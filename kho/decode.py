@@ -127,7 +127,7 @@ def iter_decoded_lines(
     read: Read = stream.read
     if encoding == "auto":
         head = stream.read(SAMPLE_BYTES)
-        encoding = _detect(head, dataset, file, complete=len(head) < SAMPLE_BYTES)[0]
+        encoding = _detected(head, dataset, file)
         read = _prepend(head, stream.read)
     else:
         encoding = _canonical(encoding)
@@ -140,7 +140,39 @@ def iter_decoded_lines(
             yield lines[-1]
 
 
+def encoding_of(stream: BinaryIO, declared: str, dataset: str = "", file: str = "") -> str:
+    """The encoding ``iter_decoded_lines`` would read the stream in (it reads the first bytes)."""
+    if declared == "auto":
+        return _detected(stream.read(SAMPLE_BYTES), dataset, file)
+    return _canonical(declared)
+
+
+def decoded_blocks(read: Read, encoding: str, dataset: str = "", file: str = "") -> Iterator[str]:
+    """NFC text in blocks of whole lines, refusing NUL bytes and undecodable bytes, without the check for
+    lines in another encoding (whose caller makes its own, see ``reads_badly`` and ``reads_elsewhere``)."""
+    return _decode_blocks(read, encoding, dataset, file, None)
+
+
+def reads_badly(word: str) -> bool:
+    """The text has a word with a letter beyond ASCII that is not Vietnamese (or a stray symbol)."""
+    return _piece_words(word).bad > 0
+
+
+def reads_elsewhere(raw: bytes, codec: str = "utf-8") -> bool:
+    """The bytes decode in another candidate encoding with nothing in them that is not Vietnamese."""
+    for other in CANDIDATES:
+        if other != codec:
+            reading = _Reading.of([(0, raw)], other)
+            if reading.failure is None and reading.verdicts[0].bad == 0:
+                return True
+    return False
+
+
 # ------------------------------------------------------------------------------------- detection
+
+
+def _detected(head: bytes, dataset: str, file: str) -> str:
+    return _detect(head, dataset, file, complete=len(head) < SAMPLE_BYTES)[0]
 
 
 def _detect(data: bytes, dataset: str, file: str, complete: bool) -> tuple[str, float]:
@@ -595,6 +627,11 @@ _LETTERS: dict[str, tuple[str, str]] = {c: (c, "") for c in _CONSONANTS}
 for _vowel in _VOWELS:
     for _tone in ("", *_TONES):
         _LETTERS[unicodedata.normalize("NFC", _vowel + _tone)] = (_vowel, _tone)
+
+# Every character beyond ASCII that Vietnamese text is made of: letters in both cases, usual punctuation.
+VIETNAMESE_CHARACTERS = "".join(
+    sorted({c for letter in _LETTERS if not letter.isascii() for c in (letter, letter.upper())} | set(_QUIET))
+)
 
 _SYLLABLE = re.compile(f"([{_CONSONANTS}]{{0,3}})([{_VOWELS}]{{1,3}})([{_CONSONANTS}]{{0,2}})")
 # Onsets; f, j, w, z in loanwords. Names from the Central Highlands add an l, r, m or n (Krông, Đrăng,

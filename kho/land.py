@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -18,15 +19,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 import psycopg
 from psycopg import sql
 
-from kho.areas import known_names
+from kho import bulk
+from kho.areas import check_name
 from kho.catalog import Dataset, catalog
 from kho.errors import DeliveryError, Plain, Problem
 from kho.meta import ensure_meta_schema
-from kho.names import match_key, suggest
 from kho.readers import Record, reader_for
 from kho.settings import Settings, settings
 
@@ -37,6 +39,14 @@ PROVENANCE = [
     ("_source_row", "integer not null"),
     ("_loaded_at", "timestamptz not null"),
 ]
+# The set-based COPY (kho.bulk) sends only the source row of the provenance; the rest are the same for
+# every row of a delivery and come from settings made for its transaction.
+PROVENANCE_DEFAULTS = {
+    "_load_id": "current_setting('kho.load_id', true)",
+    "_source_file": "current_setting('kho.source_file', true)",
+    "_file_sha256": "current_setting('kho.file_sha256', true)",
+    "_loaded_at": "current_setting('kho.loaded_at', true)::timestamptz",
+}
 PG_TYPES = {
     "text": "text",
     "integer": "bigint",
@@ -45,6 +55,7 @@ PG_TYPES = {
     "date": "date",
     "timestamp": "timestamptz",
 }
+log = logging.getLogger(__name__)
 SAFE_NAME = re.compile(r"[^\w.\- ]+", re.UNICODE)
 
 
@@ -61,6 +72,7 @@ class LoadReport:
     archived_path: str | None = None
     error: str | None = None
     quarantine_reasons: dict[str, int] | None = None
+    method: str | None = None  # bulk (set-based, kho.bulk) | rows (record by record)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -104,7 +116,10 @@ def archive(path: Path, dataset: str, s: Settings) -> tuple[str, Path]:
 
 def raw_columns(ds: Dataset) -> list[tuple[str, str]]:
     """Landed columns: provenance, then the catalog's columns, plus a match key per matched column."""
-    cols = list(PROVENANCE)
+    cols = [
+        (name, f"{pgtype} default {PROVENANCE_DEFAULTS[name]}" if name in PROVENANCE_DEFAULTS else pgtype)
+        for name, pgtype in PROVENANCE
+    ]
     for c in ds.columns:
         cols.append((c.name, PG_TYPES[c.type]))
         if c.match:
@@ -119,6 +134,23 @@ def ensure_raw_table(conn: psycopg.Connection, ds: Dataset) -> None:
         sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(pgtype)) for name, pgtype in raw_columns(ds)
     )
     conn.execute(sql.SQL("create table if not exists {} ({})").format(table, columns))
+    without = conn.execute(
+        "select column_name from information_schema.columns where table_schema = %s and table_name = %s"
+        " and column_name = any(%s) and column_default is null",
+        [ds.raw_schema, ds.raw_table, list(PROVENANCE_DEFAULTS)],
+    ).fetchall()
+    if without:  # a table made before kho.bulk
+        conn.execute(
+            sql.SQL("alter table {} {}").format(
+                table,
+                sql.SQL(", ").join(
+                    sql.SQL("alter column {} set default {}").format(
+                        sql.Identifier(c), sql.SQL(PROVENANCE_DEFAULTS[c])
+                    )
+                    for (c,) in without
+                ),
+            )
+        )
     conn.execute(
         sql.SQL("create index if not exists {} on {} (_load_id)").format(
             sql.Identifier(f"{ds.raw_table}__load_id"), table
@@ -134,13 +166,9 @@ def check_record(ds: Dataset, record: Record) -> tuple[str, str] | None:
             if col.required and (value is None or value == ""):
                 return col.name, f"required column '{col.name}' is empty"
             if col.match and value not in (None, ""):
-                key = match_key(str(value))
-                row[f"{col.name}_key"] = key
-                known = known_names(col.match)
-                if key not in known:
-                    hint = dict.fromkeys(known[k] for k in suggest(key, known))
-                    near = f"; nearest known: {', '.join(hint)}" if hint else ""
-                    return col.name, f"unknown {col.match} name {value!r}{near}"
+                row[f"{col.name}_key"], unknown = check_name(col.match, str(value))
+                if unknown:
+                    return col.name, unknown
     return None
 
 
@@ -165,6 +193,7 @@ def ingest_file(
 
     with psycopg.connect(s.warehouse_url) as conn:
         ensure_meta_schema(conn)
+        ensure_raw_table(conn, ds)
         conn.commit()
         # One delivery of a dataset at a time (a DAG run and a manual `kho ingest`, say): the lock is
         # held until this delivery's transaction ends, so the sha256 check below cannot race.
@@ -204,6 +233,64 @@ def _land(
     progress: Callable[[int], None] | None,
 ) -> None:
     ensure_raw_table(conn, ds)
+    # Quarantined rows wait in a spooled file (memory up to 8 MB, then disk) until the raw COPY is done:
+    # one connection cannot run two COPYs at once, and a list could grow past the memory budget.
+    with tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", encoding="utf-8") as held:
+        reasons = (
+            _land_bulk(conn, ds, path, name, report, started, held, progress) if bulk.eligible(ds) else None
+        )
+        if reasons is None:
+            report.method = "rows"
+            reasons = _land_rows(conn, ds, path, name, report, started, held, progress)
+        report.quarantine_reasons = dict(list(reasons.items())[:20]) or None
+        refusal = _refusal(ds, name, report, reasons)
+        if refusal:
+            raise DeliveryError(refusal)
+        held.seek(0)
+        _write_quarantine(conn, ds, name, report, held)
+
+
+def _land_bulk(
+    conn: psycopg.Connection,
+    ds: Dataset,
+    path: Path,
+    name: str,
+    report: LoadReport,
+    started: datetime,
+    held: IO[str],
+    progress: Callable[[int], None] | None,
+) -> dict[str, int] | None:
+    """Land set-based (:mod:`kho.bulk`); None, with nothing landed, when the file needs the row-by-row path."""
+    try:
+        with conn.transaction():  # a savepoint: a fallback leaves no trace
+            delivered, quarantined, reasons = bulk.land(
+                conn, ds, path, name, (report.load_id, report.file_sha256, started), held, progress
+            )
+            report.rows_delivered, report.rows_quarantined = delivered, quarantined
+            report.rows_landed = delivered - quarantined
+            if _refusal(ds, name, report, reasons):
+                raise bulk.Fallback("a refusal, worded by the row-by-row path")
+    except bulk.FALLBACK_ERRORS as exc:
+        log.info("%s: %s: landing row by row: %s", ds.id, name, exc)
+        held.seek(0)
+        held.truncate()
+        report.rows_delivered = report.rows_landed = report.rows_quarantined = 0
+        return None
+    report.method = "bulk"
+    return reasons
+
+
+def _land_rows(
+    conn: psycopg.Connection,
+    ds: Dataset,
+    path: Path,
+    name: str,
+    report: LoadReport,
+    started: datetime,
+    held: IO[str],
+    progress: Callable[[int], None] | None,
+) -> dict[str, int]:
+    """Read the file record by record (every reader, every layout), COPY the good rows, hold the bad."""
     columns = [c for c, _ in raw_columns(ds)]
     read = reader_for(ds.source.format)
     reasons: dict[str, int] = {}
@@ -211,74 +298,68 @@ def _land(
     copy_sql = sql.SQL("copy {} ({}) from stdin").format(
         target, sql.SQL(", ").join(map(sql.Identifier, columns))
     )
-    # Quarantined rows wait in a spooled file (memory up to 8 MB, then disk) until the raw COPY is done:
-    # one connection cannot run two COPYs at once, and a list could grow past the memory budget.
-    with tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", encoding="utf-8") as held:
-        with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-            for record in read(ds, path, name):
-                report.rows_delivered += 1
-                if progress and report.rows_delivered % 1000 == 0:
-                    progress(report.rows_delivered)
-                if record.issues:
-                    issue = record.issues[0]
-                    if ds.quality.on_invalid_value == "refuse":
-                        raise DeliveryError(
-                            Problem(ds.id, name, record.source_row, issue.column, issue.expected, issue.found)
-                        )
-                    column, reason = issue.column, f"expected {issue.expected}, found {issue.found!r}"
-                else:
-                    problem = check_record(ds, record)
-                    if problem is None:
-                        provenance = (report.load_id, name, report.file_sha256, record.source_row, started)
-                        for row in record.rows:
-                            copy.write_row(provenance + tuple(row.get(c) for c in columns[len(PROVENANCE) :]))
-                        report.rows_landed += 1
-                        continue
-                    column, reason = problem
-                reasons[reason] = reasons.get(reason, 0) + 1
-                report.rows_quarantined += 1
-                held.write(
-                    json.dumps([record.source_row, column, reason, record.raw], ensure_ascii=False) + "\n"
-                )
-        report.quarantine_reasons = dict(list(reasons.items())[:20]) or None
-        if report.rows_delivered == 0:
-            raise DeliveryError(Problem(ds.id, name, None, None, "at least one data row", Plain("none")))
-        share = report.rows_quarantined / report.rows_delivered
-        if share > ds.quality.max_quarantine_share:
-            first = next(iter(reasons))
-            raise DeliveryError(
-                Problem(
-                    ds.id,
-                    name,
-                    None,
-                    None,
-                    f"at most {ds.quality.max_quarantine_share:.0%} of rows quarantined",
-                    Plain(
-                        f"{report.rows_quarantined} of {report.rows_delivered} ({share:.0%}); first reason: {first}"
-                    ),
-                )
-            )
-        held.seek(0)
-        with (
-            conn.cursor() as cur,
-            cur.copy(
-                "copy kho_meta.quarantine (dataset, load_id, source_file, source_row, column_name, reason, raw_values)"
-                " from stdin"
-            ) as copy,
-        ):
-            for line in held:
-                source_row, column, reason, raw = json.loads(line)
-                copy.write_row(
-                    (
-                        ds.id,
-                        report.load_id,
-                        name,
-                        source_row,
-                        column,
-                        reason,
-                        json.dumps(raw, ensure_ascii=False),
+    with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+        for record in read(ds, path, name):
+            report.rows_delivered += 1
+            if progress and report.rows_delivered % 1000 == 0:
+                progress(report.rows_delivered)
+            if record.issues:
+                issue = record.issues[0]
+                if ds.quality.on_invalid_value == "refuse":
+                    raise DeliveryError(
+                        Problem(ds.id, name, record.source_row, issue.column, issue.expected, issue.found)
                     )
-                )
+                column, reason = issue.column, f"expected {issue.expected}, found {issue.found!r}"
+            else:
+                problem = check_record(ds, record)
+                if problem is None:
+                    provenance = (report.load_id, name, report.file_sha256, record.source_row, started)
+                    for row in record.rows:
+                        copy.write_row(provenance + tuple(row.get(c) for c in columns[len(PROVENANCE) :]))
+                    report.rows_landed += 1
+                    continue
+                column, reason = problem
+            reasons[reason] = reasons.get(reason, 0) + 1
+            report.rows_quarantined += 1
+            held.write(json.dumps([record.source_row, column, reason, record.raw], ensure_ascii=False) + "\n")
+    return reasons
+
+
+def _refusal(ds: Dataset, name: str, report: LoadReport, reasons: dict[str, int]) -> Problem | None:
+    """Why the delivery as a whole is refused (no rows; too many quarantined), or None."""
+    if report.rows_delivered == 0:
+        return Problem(ds.id, name, None, None, "at least one data row", Plain("none"))
+    share = report.rows_quarantined / report.rows_delivered
+    if share > ds.quality.max_quarantine_share:
+        first = next(iter(reasons))
+        return Problem(
+            ds.id,
+            name,
+            None,
+            None,
+            f"at most {ds.quality.max_quarantine_share:.0%} of rows quarantined",
+            Plain(
+                f"{report.rows_quarantined} of {report.rows_delivered} ({share:.0%}); first reason: {first}"
+            ),
+        )
+    return None
+
+
+def _write_quarantine(
+    conn: psycopg.Connection, ds: Dataset, name: str, report: LoadReport, held: IO[str]
+) -> None:
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            "copy kho_meta.quarantine (dataset, load_id, source_file, source_row, column_name, reason, raw_values)"
+            " from stdin"
+        ) as copy,
+    ):
+        for line in held:
+            source_row, column, reason, raw = json.loads(line)
+            copy.write_row(
+                (ds.id, report.load_id, name, source_row, column, reason, json.dumps(raw, ensure_ascii=False))
+            )
 
 
 def _record_load(conn: psycopg.Connection, report: LoadReport, started: datetime) -> None:

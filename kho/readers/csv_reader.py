@@ -45,7 +45,7 @@ def decoded_lines(stream: BinaryIO, dataset: str, file: str, declared: str = "au
         yield from _utf16_lines(stream, dataset, file)
         return
     stream.seek(0)
-    lines = iter_decoded_lines(_LineGuard(stream, dataset, file), declared, dataset=dataset, file=file)
+    lines = iter_decoded_lines(LineGuard(stream, dataset, file), declared, dataset=dataset, file=file)
     try:
         first = next(lines, None)
     except ValueError as exc:  # an encoding decode does not know
@@ -59,7 +59,7 @@ def decoded_lines(stream: BinaryIO, dataset: str, file: str, declared: str = "au
         yield line
 
 
-class _LineGuard:
+class LineGuard:
     """A binary stream that refuses ``MAX_LINE_BYTES`` without a line break, naming the line."""
 
     def __init__(self, stream: BinaryIO, dataset: str, file: str):

@@ -305,7 +305,7 @@ def _map_header(names: list[str], line: int, lay: Layout, sheet: Sheet) -> Heade
     return Header(line, names, columns)
 
 
-def _is_numbering(values: list[str]) -> bool:
+def is_numbering(values: list[str]) -> bool:
     """A row numbering the columns under the header: "A B 1 2 3" or "(1) (2) (3)=(1)+(2)".
 
     Letters first, from A, then numbers from 1, every filled cell a mark: a data row never looks like this.
@@ -360,7 +360,7 @@ class TableReader:
                 continue
             if under_header:
                 under_header = False
-                if _is_numbering(values):
+                if is_numbering(values):
                     continue
             first_text = values[filled[0]]
             if lay.footer and lay.footer.match(first_text):

@@ -1,0 +1,187 @@
+"""The set-based landing (kho.bulk) lands exactly what the row-by-row path lands, or hands over to it.
+
+Each file is landed twice on the real PostgreSQL, once as ``ingest_file`` chooses and once with the
+set-based path switched off, and the raw rows, quarantined rows and counts must be the same. The path
+taken is part of the report: a clean export must go set-based (that is the point), a file with anything
+to clean or convert must go row by row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from psycopg import sql
+
+from kho import bulk
+from kho.catalog import catalog
+from kho.errors import DeliveryError
+from kho.land import ingest_file, raw_columns
+from kho.legacy_vn import encode_as
+from kho.settings import REPO
+
+SAMPLES = REPO / "samples"
+TELECOM = SAMPLES / "digital_infrastructure" / "ha_tang_vien_thong_2025_q3.csv"
+
+
+def landed(warehouse, dataset: str, load_id: str) -> tuple[list, list]:
+    """Raw rows (provenance that differs per load left out) and quarantined rows of one load."""
+    ds = catalog().dataset(dataset)
+    columns = [c for c, _ in raw_columns(ds) if c not in ("_load_id", "_loaded_at")]
+    rows = warehouse.execute(
+        sql.SQL("select {} from {} where _load_id = %s order by _source_row").format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(ds.raw_schema, ds.raw_table)
+        ),
+        [load_id],
+    ).fetchall()
+    held = warehouse.execute(
+        "select source_file, source_row, column_name, reason, raw_values from kho_meta.quarantine"
+        " where load_id = %s order by source_row",
+        [load_id],
+    ).fetchall()
+    return rows, held
+
+
+def forget(warehouse, dataset: str, load_id: str | None, sha: str | None = None) -> None:
+    """Take a test load out again: the e2e tests count what the samples land."""
+    ds = catalog().dataset(dataset)
+    if load_id:
+        warehouse.execute(
+            sql.SQL("delete from {} where _load_id = %s").format(sql.Identifier(ds.raw_schema, ds.raw_table)),
+            [load_id],
+        )
+        warehouse.execute("delete from kho_meta.quarantine where load_id = %s", [load_id])
+        warehouse.execute("delete from kho_meta.loads where load_id = %s", [load_id])
+    if sha:
+        warehouse.execute(
+            "delete from kho_meta.loads where dataset = %s and file_sha256 = %s", [dataset, sha]
+        )
+
+
+def both_ways(warehouse, s, monkeypatch, dataset: str, path):
+    """(report, outcome) as ingest_file chooses, then row by row; each outcome is a refusal or the rows."""
+    outcomes = []
+    for rows_only in (False, True):
+        with monkeypatch.context() as m:
+            if rows_only:
+                m.setattr(bulk, "eligible", lambda ds: False)
+            try:
+                report = ingest_file(dataset, path, s=s)
+                assert report.status != "skipped", "a file the suite has landed already"
+            except DeliveryError as exc:
+                report = exc.report
+                outcomes.append((report, ("refused", report.error)))
+                forget(warehouse, dataset, report.load_id, report.file_sha256)
+                continue
+        counts = (report.status, report.rows_delivered, report.rows_landed, report.rows_quarantined)
+        outcomes.append(
+            (report, (counts, report.quarantine_reasons, *landed(warehouse, dataset, report.load_id)))
+        )
+        forget(warehouse, dataset, report.load_id, report.file_sha256)
+    (chosen, first), (_, second) = outcomes
+    assert first == second
+    return chosen, first
+
+
+def telecom(
+    tmp_path, name: str, edit=None, *, encoding: str = "utf-8", newline: str = "\n", bom: bool = False
+):
+    """The telecom sample (a clean export), with ``edit`` applied to its rows (header first)."""
+    rows = list(csv.reader(io.StringIO(TELECOM.read_text(encoding="utf-8-sig"))))
+    if edit:
+        rows = edit(rows)
+    out = io.StringIO()
+    # Every field quoted: never the sample's own bytes, which the e2e tests land.
+    csv.writer(out, lineterminator=newline, quoting=csv.QUOTE_ALL).writerows(rows)
+    path = tmp_path / name
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + encode_as(out.getvalue(), encoding))
+    return path
+
+
+SAMPLE_FILES = sorted(
+    p.relative_to(SAMPLES)
+    for d in ("digital_infrastructure", "dti_scores", "organic_zones", "intangible_heritage")
+    for p in (SAMPLES / d).glob("*.csv")
+)
+
+
+@pytest.mark.parametrize("sample", SAMPLE_FILES, ids=str)
+def test_every_csv_sample_lands_the_same_either_way(stack, warehouse, monkeypatch, tmp_path, sample):
+    s, _ = stack
+    # Line ends swapped (LF <-> CRLF), which both paths read alike: other bytes than the e2e tests land.
+    data = (SAMPLES / sample).read_bytes()
+    swapped = data.replace(b"\r\n", b"\n") if b"\r\n" in data else data.replace(b"\n", b"\r\n")
+    path = tmp_path / sample.name
+    path.write_bytes(swapped)
+    report, _ = both_ways(warehouse, s, monkeypatch, sample.parts[0], path)
+    assert report.method in ("bulk", "rows")
+
+
+def set_cell(row_every: int, column: int, value: str):
+    def edit(rows):
+        for i in range(1, len(rows), row_every):
+            rows[i][column] = value
+        return rows
+
+    return edit
+
+
+CLEAN = {
+    "as delivered": {},
+    "Windows line ends and a BOM": {"newline": "\r\n", "bom": True},
+    "Windows-1258": {"encoding": "cp1258"},
+    "TCVN3": {"encoding": "tcvn3"},
+    "a dash for no value": {"edit": set_cell(11, 8, "-")},
+}
+
+
+@pytest.mark.parametrize("variant", CLEAN, ids=str)
+def test_a_clean_export_lands_set_based(stack, warehouse, monkeypatch, tmp_path, variant):
+    s, _ = stack
+    path = telecom(tmp_path, "telecom.csv", **CLEAN[variant])
+    report, (counts, *_) = both_ways(warehouse, s, monkeypatch, "digital_infrastructure", path)
+    assert report.method == "bulk"
+    assert counts[0] == "landed" and counts[1] == counts[2] > 100 and counts[3] == 0
+
+
+def test_unknown_names_and_empty_required_cells_are_quarantined_set_based_too(
+    stack, warehouse, monkeypatch, tmp_path
+):
+    s, _ = stack
+
+    def edit(rows):
+        rows[3][2] = "Phường Không Có Thật"
+        rows[7][2] = "Phường Không Có Thật"
+        rows[11][3] = ""  # the operator is required
+        return rows
+
+    path = telecom(tmp_path, "telecom_bad_names.csv", edit)
+    report, (counts, reasons, _, held) = both_ways(warehouse, s, monkeypatch, "digital_infrastructure", path)
+    assert report.method == "bulk"
+    assert counts[3] == 3 and counts[1] == counts[2] + 3
+    assert [(r[1], r[2]) for r in held] == [(4, "commune_name"), (8, "commune_name"), (12, "operator")]
+    assert held[0][3].startswith("unknown commune name 'Phường Không Có Thật'")
+    assert held[0][4]["Tên xã/phường"] == "Phường Không Có Thật"
+    assert reasons["required column 'operator' is empty"] == 1
+
+
+NEEDS_ROWS = {
+    "a Vietnamese thousands separator": set_cell(5, 8, "1.234"),
+    "a space after a value": set_cell(7, 3, "Viettel "),
+    "a line break inside a quoted value": set_cell(9, 3, "Viettel\nTelecom"),
+    "a footnote": lambda rows: [*rows, ["Ghi chú: số liệu sơ bộ"]],
+    "blank lines at the end": lambda rows: [*rows, [], []],
+    "a repeated header": lambda rows: [*rows[:20], rows[0], *rows[20:]],
+    "a row with one field too many": lambda rows: [*rows[:9], [*rows[9], "7"], *rows[10:]],
+}
+
+
+@pytest.mark.parametrize("variant", NEEDS_ROWS, ids=str)
+def test_anything_to_clean_or_judge_goes_row_by_row_with_the_same_result(
+    stack, warehouse, monkeypatch, tmp_path, variant
+):
+    s, _ = stack
+    path = telecom(tmp_path, "telecom_variant.csv", NEEDS_ROWS[variant])
+    report, _ = both_ways(warehouse, s, monkeypatch, "digital_infrastructure", path)
+    assert report.method == "rows"
