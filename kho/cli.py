@@ -3,12 +3,15 @@ clear exit code (0 fine, 1 refused or failed, 2 usage error) and one-line errors
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from kho.catalog import CatalogError, catalog, load_catalog
@@ -25,7 +28,7 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -69,7 +72,7 @@ def ingest(dataset: str, file: Path) -> None:
         except DeliveryError as exc:
             progress.stop()
             fail(str(exc))
-    out.print(report.summary(), highlight=False)
+    out.print(report.summary(), highlight=False, markup=False)
 
 
 @app.command()
@@ -86,7 +89,7 @@ def run(
             catalog().dataset(ds_id)
         except CatalogError as exc:
             fail(str(exc), 2)
-    ok = run_pipeline(ids, echo=lambda m: out.print(m, highlight=False), force=force)
+    ok = run_pipeline(ids, echo=lambda m: out.print(m, highlight=False, markup=False), force=force)
     if not ok:
         raise typer.Exit(1)
 
@@ -110,6 +113,53 @@ def status() -> None:
             row.freshness,
         )
     out.print(table)
+
+
+@app.command("match-report")
+def match_report(
+    dataset: str = typer.Argument(None, help="Only this dataset (default: every dataset with commune names)"),
+    as_json: bool = typer.Option(
+        False, "--json", help="JSON instead of a table, every unmatched name listed"
+    ),
+) -> None:
+    """Per dataset and commune-name column: names delivered, matched, ambiguous, unknown, match rate."""
+    from kho.match_report import match_report as column_matches
+
+    try:
+        reports = column_matches(dataset)
+    except CatalogError as exc:
+        fail(str(exc), 2)
+    except KhoError as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in reports], ensure_ascii=False, indent=2))
+        return
+    table = Table(
+        title="Commune names delivered and matched (rows; unknown: landed + quarantined)",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for col in ("dataset / column", "rows", "names", "matched", "ambig.", "split", "unknown", "rate"):
+        table.add_column(col, justify="left" if col.startswith("dataset") else "right", no_wrap=True)
+    for r in reports:
+        table.add_row(
+            f"{r.dataset}\n[dim]{r.column}[/]",
+            *(str(n) for n in (r.delivered_rows, r.delivered_names, r.matched, r.ambiguous, r.split)),
+            f"{r.unknown_landed} + {r.unknown_quarantined}",
+            "-" if r.match_rate is None else f"{r.match_rate:.1f}%",
+        )
+    out.print(table)
+    shown = 10
+    for r in reports:
+        if r.unmatched_names:
+            out.print(f"{r.dataset}.{r.column}: names not matched", highlight=False)
+            for n in r.unmatched_names[:shown]:
+                hint = f" ({n.hint})" if n.hint else ""
+                out.print(f"  {n.name!r}: {n.status}, {n.rows} rows{hint}", highlight=False, markup=False)
+            if len(r.unmatched_names) > shown:
+                out.print(f"  ... and {len(r.unmatched_names) - shown} more (--json lists every one)")
 
 
 @app.command()
@@ -140,7 +190,7 @@ def demo() -> None:
             for f in sorted(samples.iterdir()):
                 if f.is_file():
                     shutil.copy2(f, inbox / f.name)
-    ok = run_pipeline(sorted(catalog().datasets), echo=lambda m: out.print(m, highlight=False))
+    ok = run_pipeline(sorted(catalog().datasets), echo=lambda m: out.print(m, highlight=False, markup=False))
     print_summary(out)
     out.print(f"services left running; addresses in {s.services_env}; stop them with `make down`")
     if not ok:
@@ -181,5 +231,5 @@ def main() -> None:  # pragma: no cover - console entry point
     try:
         app()
     except KhoError as exc:
-        err.print(f"error: {exc}")
+        err.print(f"error: {exc}", markup=False)
         sys.exit(1)
