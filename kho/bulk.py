@@ -67,16 +67,18 @@ _WHITESPACE = (
 SEPARATOR = "|"
 ROW_NEEDS_CLEANING = rf'^ | $| \||\| |  |[{_WHITESPACE}"]'
 INTEGER = r"^[+-]?[0-9]{1,18}$"
-DECIMAL = r"^[+-]?[0-9]+(?:\.[0-9]+)?$"
+DECIMAL = r"^[+-]?[0-9]+(?:\.[0-9]+)?$"  # when the catalog declares a decimal point
 WHOLE = r"^[+-]?[0-9]+$"
-AMBIGUOUS = r"^[+-]?[1-9][0-9]{0,2}\.[0-9]{3}$"  # 1.234: a decimal, or thousands? (kho.values)
-ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+# A decimal that is not ambiguous as kho.values sees it: 1.234 (1-3 digits not starting with 0, then exactly
+# three) could be a decimal or thousands, and only the row-by-row reader weighs the file's evidence.
+UNAMBIGUOUS = r"^[+-]?(?:[0-9]+|0[0-9]*\.[0-9]+|[0-9]{4,}\.[0-9]+|[1-9][0-9]{0,2}\.(?:[0-9]{1,2}|[0-9]{4,}))$"
 ISO_TIMESTAMP = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
     r"(?:[ T](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
 )
 UNUSUAL = f"[^\\x00-\\x7f{decode.VIETNAMESE_CHARACTERS}]"
 MISSING_VALUES = pa.array(sorted(MISSING))
+MISSING_BYTES = max(len(m.encode()) for m in MISSING)
 TRUE_VALUES, FALSE_VALUES = pa.array(sorted(TRUE_WORDS)), pa.array(sorted(FALSE_WORDS))
 
 
@@ -328,8 +330,7 @@ def _convert(
         cell = by_name.get(column.name)
         if cell is None:
             continue
-        missing = pc.is_in(cell, value_set=MISSING_VALUES)
-        value = pc.if_else(missing, pa.scalar(None, pa.string()), cell) if pc.any(missing).as_py() else cell
+        value = _without_missing(cell)
         values[column.name] = _typed(value, column, ds)
         failing: list[tuple[pa.Array, pa.Array | str]] = []
         if column.required:
@@ -366,6 +367,8 @@ def _check_text(cells: list[pa.Array], words: _Words) -> None:
     # One regular expression over each row's values joined by a separator (a value next to it must not
     # start or end with a space either); a separator inside a value at worst sends the file row by row.
     joined = pc.binary_join_element_wise(*cells, SEPARATOR, null_handling="replace", null_replacement="")
+    if words.utf8 and not pc.any(pc.match_substring_regex(joined, f"{ROW_NEEDS_CLEANING}|{UNUSUAL}")).as_py():
+        return  # one pass for the usual case
     if pc.any(pc.match_substring_regex(joined, ROW_NEEDS_CLEANING)).as_py():
         raise Fallback("a value to clean (spaces, line breaks, quotes, control characters)")
     # Text written in Vietnamese letters is read word by word only if some row has another character:
@@ -400,6 +403,14 @@ def _check_rows(cells: list[pa.Array], header: Header, footer: re.Pattern[str] |
         raise Fallback("a repeated header")
 
 
+def _without_missing(cell: pa.Array) -> pa.Array:
+    """Empty cells, dashes and dots ("no value" in statistical tables) as nulls."""
+    if not pc.any(pc.less_equal(pc.binary_length(cell), MISSING_BYTES)).as_py():
+        return cell  # the usual case, found from the lengths alone
+    missing = pc.is_in(cell, value_set=MISSING_VALUES)
+    return pc.if_else(missing, pa.scalar(None, pa.string()), cell) if pc.any(missing).as_py() else cell
+
+
 def _typed(value: pa.Array, column: Column, ds: Dataset) -> pa.Array:
     """The column's values as PostgreSQL reads them unchanged, or Fallback if one needs converting."""
     kind = column.type
@@ -415,18 +426,17 @@ def _typed(value: pa.Array, column: Column, ds: Dataset) -> pa.Array:
         if pc.any(pc.and_(pc.is_valid(value), pc.invert(pc.or_(yes, no)))).as_py():
             raise Fallback(f"column {column.name!r}: a value to convert")
         return pc.if_else(yes, "t", pc.if_else(no, "f", pa.scalar(None, pa.string())))
+    if kind == "date":
+        pc.cast(value, pa.date32())  # strict YYYY-MM-DD and a real day; ArrowInvalid otherwise
+        return value
     declared = ds.source.decimal_separator
-    patterns = {
-        "integer": [INTEGER],
-        "numeric": [WHOLE] if declared == "," else [DECIMAL],
-        "date": [ISO_DATE],
-        "timestamp": [ISO_TIMESTAMP],
+    pattern = {
+        "integer": INTEGER,
+        "numeric": {",": WHOLE, ".": DECIMAL}.get(declared, UNAMBIGUOUS),
+        "timestamp": ISO_TIMESTAMP,
     }[kind]
-    for pattern in patterns:
-        if not pc.all(pc.match_substring_regex(value, pattern)).as_py():
-            raise Fallback(f"column {column.name!r}: a value to convert")
-    if kind == "numeric" and declared != "." and pc.any(pc.match_substring_regex(value, AMBIGUOUS)).as_py():
-        raise Fallback(f"column {column.name!r}: a number like 1.234 (decimal or thousands?)")
+    if not pc.all(pc.match_substring_regex(value, pattern), min_count=0).as_py():
+        raise Fallback(f"column {column.name!r}: a value to convert (or a number like 1.234)")
     return value
 
 
