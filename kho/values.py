@@ -245,9 +245,15 @@ def _is_ambiguous(digits: str) -> bool:
 
 def number_from_excel(value: float | int, *, integer: bool = False) -> Decimal | int:
     """An Excel number as Excel shows it (15 significant digits, so 0.1+0.2 lands as 0.3)."""
+    if value.__class__ is float and value.is_integer() and -1e15 < value < 1e15:
+        whole = int(value)  # the common case, and exact: a whole number below 10^15
+        return whole if integer else Decimal(whole)
     if isinstance(value, float) and not math.isfinite(value):
         raise Invalid("a finite number")
-    number = Decimal(format(value, ".15g")) if isinstance(value, float) else Decimal(value)
+    text = format(value, ".15g") if isinstance(value, float) else str(value)
+    number = Decimal(text)
+    if not integer and "." in text and "e" not in text:
+        return number  # a fraction written out: nothing to normalise ('g' leaves no trailing zeros)
     if integer:
         if number != number.to_integral_value():
             raise Invalid("a whole number")
@@ -421,6 +427,8 @@ def convert_text(text: str, column: Column, decimals: Decimals, epoch: dt.dateti
 def convert_typed(cell: Cell, column: Column, epoch: dt.datetime = EXCEL_EPOCH) -> object:
     """:func:`convert` for a typed Excel cell (number, boolean, date)."""
     kind = column.type
+    if (cell.__class__ is float or cell.__class__ is int) and (kind == "numeric" or kind == "integer"):
+        return number_from_excel(cell, integer=kind == "integer")  # the common case first
     if kind == "text":
         return cell_text(cell)
     is_number = isinstance(cell, int | float) and not isinstance(cell, bool)

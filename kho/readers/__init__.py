@@ -27,9 +27,16 @@ class Issue:
 @dataclass
 class Record:
     source_row: int
-    raw: dict[str, str]
+    # The fields as delivered, or a function making them: most rows land and never need them.
+    delivered: dict[str, str] | Callable[[], dict[str, str]]
     rows: list[dict[str, object]] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def raw(self) -> dict[str, str]:
+        if callable(self.delivered):
+            self.delivered = self.delivered()
+        return self.delivered
 
 
 Reader = Callable[[Dataset, Path, str], Iterator[Record]]

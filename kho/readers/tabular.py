@@ -353,16 +353,21 @@ class TableReader:
         under_header = True
         for row in _chain(head[first:], sheet.rows):
             cells = row.cells
-            shown = cells if sheet.text_only else [c if c.__class__ is str else cell_text(c) for c in cells]
-            values = [clean_text(t) if t else t for t in shown]
-            filled = [p for p, v in enumerate(values) if v]
+            # Text cleaned; a typed workbook cell (number, date) stays as it is, always a value, and is
+            # turned into text only where text is needed (messages, quarantine, the checks below).
+            if sheet.text_only:
+                values = [clean_text(t) if t else t for t in cells]
+                filled = [p for p, v in enumerate(values) if v]
+            else:
+                values = [(clean_text(c) if c else c) if c.__class__ is str else c for c in cells]
+                filled = [p for p, v in enumerate(values) if v or v.__class__ is not str]
             if not filled:
                 continue
             if under_header:
                 under_header = False
-                if is_numbering(values):
+                if is_numbering(_texts(values)):
                     continue
-            first_text = values[filled[0]]
+            first_text = _text(values[filled[0]])
             if lay.footer and lay.footer.match(first_text):
                 break
             if _repeats_header(values, header, named[0]):
@@ -374,7 +379,7 @@ class TableReader:
                 section = heading
                 continue
             self.delivered += 1
-            record = self._record(row, shown, values, header, sheet, section)
+            record = self._record(row, values, header, sheet, section)
             if record is not None:
                 yield record
             yield from self._release()
@@ -385,25 +390,12 @@ class TableReader:
             yield self._settle(*self.pending.popleft())
 
     def _record(
-        self, row: Row, shown: list[str], values: list[str], header: Header, sheet: Sheet, section: str | None
+        self, row: Row, values: list[Cell], header: Header, sheet: Sheet, section: str | None
     ) -> Record | None:
         """The record of one data row; None when it waits for the file to settle an ambiguous number."""
         names, cells, width = header.names, row.cells, len(header.names)
         broken = sheet.broken
-        if header.plain and len(shown) == width and not broken:
-            raw = dict(zip(names, shown, strict=True))
-        else:
-            raw = {}
-            for pos, text in enumerate(shown):
-                name = names[pos] if pos < width else ""
-                if broken and (row.line, pos) in broken:
-                    text = broken[(row.line, pos)][0]
-                if name or text:
-                    name = name or sheet.label(pos)
-                    raw[name if name not in raw else f"{name} ({sheet.label(pos)})"] = text
-        if sheet.name is not None:
-            raw["_sheet"] = sheet.name
-        record = Record(row.line, raw)
+        record = Record(row.line, lambda: _raw(row, header, sheet))  # made only if the row is held
         if sheet.width_is_fixed and len(cells) != width:
             short = len(cells) < width and names[len(cells)]
             column = short or sheet.label(min(len(cells), width))
@@ -426,13 +418,19 @@ class TableReader:
                 else:
                     landed[column.name] = convert_typed(cell, column, sheet.epoch)
             except Ambiguous:
-                unsure.append((names[pos], column, values[pos], shown[pos]))
+                unsure.append((names[pos], column, values[pos], cell))
             except Invalid as exc:
-                record.issues.append(Issue(names[pos], exc.expected, shown[pos]))
+                record.issues.append(Issue(names[pos], exc.expected, cell_text(cell)))
         if len(header.columns) < len(values):
             for pos, value in enumerate(values):
-                if value and pos not in header.columns and (pos >= width or not names[pos]):
-                    record.issues.append(Issue(sheet.label(pos), "nothing outside the named columns", value))
+                if (
+                    (value or value.__class__ is not str)
+                    and pos not in header.columns
+                    and (pos >= width or not names[pos])
+                ):
+                    record.issues.append(
+                        Issue(sheet.label(pos), "nothing outside the named columns", _text(value))
+                    )
         if self.layout.section_column:
             landed[self.layout.section_column.name] = section
         if self.layout.sheet_column:
@@ -467,15 +465,46 @@ class TableReader:
         return record
 
 
+def _raw(row: Row, header: Header, sheet: Sheet) -> dict[str, str]:
+    """A row's cells as delivered, by header name, as text: what quarantine keeps."""
+    names, width, broken = header.names, len(header.names), sheet.broken
+    shown = [c if c.__class__ is str else cell_text(c) for c in row.cells]
+    if header.plain and len(shown) == width and not broken:
+        raw = dict(zip(names, shown, strict=True))
+    else:
+        raw = {}
+        for pos, text in enumerate(shown):
+            name = names[pos] if pos < width else ""
+            if broken and (row.line, pos) in broken:
+                text = broken[(row.line, pos)][0]
+            if name or text:
+                name = name or sheet.label(pos)
+                raw[name if name not in raw else f"{name} ({sheet.label(pos)})"] = text
+    if sheet.name is not None:
+        raw["_sheet"] = sheet.name
+    return raw
+
+
+def _text(value: Cell) -> str:
+    """A value of a row as text: cleaned text stays, a typed cell is written as Excel shows it."""
+    return value if value.__class__ is str else clean_text(cell_text(value))
+
+
+def _texts(values: list[Cell]) -> list[str]:
+    return [_text(v) for v in values]
+
+
 def _cannot_land(values: list[str], required: list[int]) -> bool:
     """A required column is empty (or the catalog requires none, so nothing vouches for the row)."""
     return not required or any(p >= len(values) or values[p] in MISSING for p in required)
 
 
-def _repeats_header(values: list[str], header: Header, first: int) -> bool:
-    if first >= len(values) or values[first].casefold() != header.names[first].casefold():
+def _repeats_header(values: list[Cell], header: Header, first: int) -> bool:
+    if first >= len(values) or _text(values[first]).casefold() != header.names[first].casefold():
         return False
-    return [header_key(v) for v in values[: len(header.names)]] == [header_key(n) for n in header.names]
+    return [header_key(v) for v in _texts(values[: len(header.names)])] == [
+        header_key(n) for n in header.names
+    ]
 
 
 def _heading(
