@@ -13,95 +13,37 @@ production as (
 
 ),
 
-commune_aliases as (
+matched_communes as (
 
-    select * from {{ ref('ref_commune_aliases') }}
-    where province_code = '{{ var("kho_province_code", "08") }}'
-
-),
-
-units_2025 as (
-
-    select * from {{ ref('ref_admin_units_2025') }}
-
-),
-
-candidates as (
-
-    select
-        production.load_id,
-        production.source_row,
-        production.report_sheet,
-        production.commune_name,
-        production.commune_name_key,
-        production.year,
-        production.crop,
-        production.season,
-        production.planted_area_ha,
-        production.production_t,
-        production.yield_quintals_per_ha,
-        production.yield_tonnes_per_ha,
-        production.yield_unit,
-        production.loaded_at,
-        commune_aliases.vintage,
-        commune_aliases.status,
-        commune_aliases.commune_code,
-        commune_aliases.commune_name as official_name,
-        commune_aliases.commune_code_2025,
-        row_number() over (
-            partition by
-                production.load_id,
-                production.report_sheet,
-                production.source_row,
-                production.crop,
-                production.season
-            order by
-                commune_aliases.vintage
-                = case when production.year >= 2025 then '2025' else '2024' end desc nulls last
-        ) as preference
-    from production
-    left join commune_aliases
-        on production.commune_name_key = commune_aliases.alias_key
+    {{ kho_match_communes('production', year='year') }}
 
 ),
 
 matched as (
 
     select
-        candidates.load_id,
-        candidates.source_row,
-        candidates.report_sheet,
-        candidates.year,
-        candidates.crop,
-        candidates.season,
-        candidates.commune_name as commune_name_delivered,
-        candidates.commune_name_key,
-        candidates.commune_code,
-        candidates.official_name as commune_name,
-        candidates.commune_code_2025,
-        units_2025.name as commune_name_2025,
-        candidates.planted_area_ha,
-        candidates.production_t,
-        candidates.yield_unit as yield_unit_delivered,
-        candidates.loaded_at,
-        case
-            when candidates.status is null then 'unknown'
-            when candidates.status = 'ambiguous' then 'ambiguous'
-            else 'matched'
-        end as match_status,
-        case
-            when candidates.status = 'unique'
-                then candidates.vintage || ':' || candidates.commune_code
-        end as commune_unit_id,
-        case when candidates.status = 'unique' then candidates.vintage end as commune_vintage,
+        load_id,
+        source_row,
+        report_sheet,
+        year,
+        crop,
+        season,
+        commune_name as commune_name_delivered,
+        commune_name_key,
+        match_code as commune_code,
+        match_name as commune_name,
+        match_code_2025 as commune_code_2025,
+        match_name_2025 as commune_name_2025,
+        planted_area_ha,
+        production_t,
+        yield_unit as yield_unit_delivered,
+        loaded_at,
+        match_status,
+        match_unit_id as commune_unit_id,
+        case when match_unit_id is not null then match_vintage end as commune_vintage,
         -- multiplying, never dividing, keeps the numerics short: 61.4 * 0.1 is 6.14
-        coalesce(
-            candidates.yield_tonnes_per_ha, candidates.yield_quintals_per_ha * 0.1
-        ) as yield_t_per_ha
-    from candidates
-    left join units_2025
-        on candidates.commune_code_2025 = units_2025.code
-    where candidates.preference = 1
+        coalesce(yield_tonnes_per_ha, yield_quintals_per_ha * 0.1) as yield_t_per_ha
+    from matched_communes
 
 ),
 

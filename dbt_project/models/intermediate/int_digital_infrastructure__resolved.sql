@@ -8,35 +8,6 @@ digital_infrastructure as (
 
 ),
 
-commune_aliases as (
-
-    select * from {{ ref('ref_commune_aliases') }}
-    where province_code = '{{ var("kho_province_code", "08") }}'
-
-),
-
-units_2025 as (
-
-    select * from {{ ref('ref_admin_units_2025') }}
-
-),
-
--- Reports made since the reorganisation name today's communes; a name only known from before 1 July 2025
--- falls back to the commune it went into whole. A former commune's name that is also the name of another
--- current commune of the province ("Tân Tiến") is taken as the current one: match keys drop accents and
--- carry no district, so nothing here can tell them apart.
-lookup as (
-
-    select distinct on (alias_key)
-        alias_key,
-        status,
-        commune_code_2025,
-        candidates
-    from commune_aliases
-    order by alias_key asc, vintage desc
-
-),
-
 with_totals as (
 
     select
@@ -71,24 +42,40 @@ per_name as (
 
 ),
 
+-- Reports made since the reorganisation name today's communes; a name only known from before 1 July 2025
+-- falls back to the commune it went into whole (a former commune that was divided is 'split'). A former
+-- commune's name that is also the name of another current commune of the province ("Tân Tiến") is taken as
+-- the current one: match keys drop accents and carry no district, so nothing here can tell them apart.
+matched as (
+
+    {{ kho_match_communes('per_name', split_is_unmatched=true) }}
+
+),
+
 resolved as (
 
     select
-        per_name.*,
-        lookup.candidates as match_candidates,
-        lookup.commune_code_2025,
-        units_2025.name as commune_name_2025,
-        case
-            when lookup.alias_key is null then 'unknown'
-            when lookup.status = 'ambiguous' then 'ambiguous'
-            when lookup.commune_code_2025 is null then 'split'
-            else 'matched'
-        end as match_status
-    from per_name
-    left join lookup
-        on per_name.commune_name_key = lookup.alias_key
-    left join units_2025
-        on lookup.commune_code_2025 = units_2025.code
+        year,
+        quarter,
+        commune_name_key,
+        commune_name,
+        source_file,
+        load_id,
+        operator_rows,
+        stations_2g,
+        stations_4g,
+        stations_5g,
+        stations_viettel,
+        stations_vinaphone,
+        stations_mobifone,
+        stations_vietnamobile,
+        households,
+        fibre_households,
+        match_candidates,
+        match_code_2025 as commune_code_2025,
+        match_name_2025 as commune_name_2025,
+        match_status
+    from matched
 
 )
 

@@ -6,16 +6,6 @@ heritage as (
 
 ),
 
-commune_aliases as (
-
-    -- The names of the province's current communes, keyed by kho.names.match_key.
-    select * from {{ ref('ref_commune_aliases') }}
-    where
-        province_code = '{{ var("kho_province_code", "08") }}'
-        and vintage = '2025'
-
-),
-
 listed as (
 
     -- "Thượng Lâm, Lâm Bình, Nà Hang": one row per commune, in the order written.
@@ -65,18 +55,23 @@ keyed as (
 
 ),
 
+keyed_matched as (
+
+    -- the province's current communes (2025 list) only
+    {{ kho_match_communes('keyed', name_key='commune_key', vintages=['2025']) }}
+
+),
+
 matched as (
 
     select
-        keyed.element_id,
-        keyed.commune_position,
-        keyed.commune,
-        commune_aliases.commune_code,
-        commune_aliases.commune_name,
-        commune_aliases.province_code
-    from keyed
-    left join commune_aliases
-        on keyed.commune_key = commune_aliases.alias_key
+        element_id,
+        commune_position,
+        commune,
+        match_code as commune_code,
+        match_name as commune_name,
+        match_province_code as province_code
+    from keyed_matched
 
 ),
 

@@ -10,19 +10,6 @@ zones as (
 
 ),
 
-commune_aliases as (
-
-    select * from {{ ref('ref_commune_aliases') }}
-    where province_code = '{{ var("kho_province_code", "08") }}'
-
-),
-
-units_2025 as (
-
-    select * from {{ ref('ref_admin_units_2025') }}
-
-),
-
 latest as (
 
     -- rows of one load share a rank: a zone listed twice in one delivery stays visible to the key test
@@ -37,53 +24,36 @@ latest as (
 
 ),
 
-lookup as (
+latest_matched as (
 
-    select distinct on (alias_key)
-        alias_key,
-        vintage,
-        status,
-        commune_code,
-        commune_name,
-        commune_code_2025
-    from commune_aliases
-    order by alias_key asc, vintage desc
+    {{ kho_match_communes('latest') }}
 
 ),
 
 matched as (
 
     select
-        latest.zone_code,
-        latest.zone_name,
-        latest.commune_name as commune_name_delivered,
-        latest.commune_name_key,
-        lookup.commune_name,
-        lookup.commune_code_2025,
-        units_2025.name as commune_name_2025,
-        latest.village,
-        latest.crop_code,
-        latest.crop_name,
-        latest.area_ha,
-        latest.standard,
-        latest.certificate_body,
-        latest.certificate_number,
-        latest.issue_date,
-        latest.expiry_date,
-        latest.load_id,
-        latest.loaded_at,
-        case
-            when lookup.alias_key is null then 'unknown'
-            when lookup.status = 'ambiguous' then 'ambiguous'
-            else 'matched'
-        end as match_status,
-        case when lookup.status = 'unique' then lookup.vintage || ':' || lookup.commune_code end
-            as commune_unit_id
-    from latest
-    left join lookup
-        on latest.commune_name_key = lookup.alias_key
-    left join units_2025
-        on lookup.commune_code_2025 = units_2025.code
+        zone_code,
+        zone_name,
+        commune_name as commune_name_delivered,
+        commune_name_key,
+        match_name as commune_name,
+        match_code_2025 as commune_code_2025,
+        match_name_2025 as commune_name_2025,
+        village,
+        crop_code,
+        crop_name,
+        area_ha,
+        standard,
+        certificate_body,
+        certificate_number,
+        issue_date,
+        expiry_date,
+        load_id,
+        loaded_at,
+        match_status,
+        match_unit_id as commune_unit_id
+    from latest_matched
 
 )
 

@@ -6,14 +6,11 @@ tourist_sites as (
 
 ),
 
--- The names of the province's current communes. A name means nothing without its province (there are
--- dozens of "Tân Lập"), so only the warehouse's province is looked in.
-commune_aliases as (
+-- The register names the province's current communes (the 2025 list only). A name means nothing without
+-- its province (there are dozens of "Tân Lập"), so only the warehouse's province is looked in.
+sites_matched as (
 
-    select * from {{ ref('ref_commune_aliases') }}
-    where
-        province_code = '{{ var("kho_province_code", "08") }}'
-        and vintage = '2025'
+    {{ kho_match_communes('tourist_sites', name_key='commune_key', vintages=['2025']) }}
 
 ),
 
@@ -22,23 +19,21 @@ matched as (
     -- A site whose commune did not match keeps a null code: the mart's quality gate stops it there,
     -- rather than the site silently leaving the register.
     select
-        tourist_sites.site_id,
-        tourist_sites.site_name,
-        tourist_sites.category,
-        tourist_sites.ranking,
-        tourist_sites.commune,
-        commune_aliases.commune_code,
-        commune_aliases.commune_name,
-        commune_aliases.province_code,
-        tourist_sites.address,
-        tourist_sites.latitude,
-        tourist_sites.longitude,
-        tourist_sites.updated_at,
-        tourist_sites.load_id,
-        tourist_sites.loaded_at
-    from tourist_sites
-    left join commune_aliases
-        on tourist_sites.commune_key = commune_aliases.alias_key
+        site_id,
+        site_name,
+        category,
+        ranking,
+        commune,
+        match_code as commune_code,
+        match_name as commune_name,
+        match_province_code as province_code,
+        address,
+        latitude,
+        longitude,
+        updated_at,
+        load_id,
+        loaded_at
+    from sites_matched
 
 )
 

@@ -1,0 +1,102 @@
+{#-
+    Every row of `relation` (a CTE of the calling model) with the commune its name denotes: the relation's
+    own columns, then the match_* columns (described in macros/match_communes.yml). Used by every
+    intermediate model that places a commune name, so that they all read a name the same way.
+-#}
+{% macro kho_match_communes(
+    relation,
+    name_key='commune_name_key',
+    year=none,
+    vintages=none,
+    split_is_unmatched=false
+) -%}
+    select
+        {{ relation }}.*,
+        commune_lookup.province_code as match_province_code,
+        commune_lookup.vintage as match_vintage,
+        commune_lookup.commune_code as match_code,
+        commune_lookup.commune_name as match_name,
+        commune_lookup.commune_code_2025 as match_code_2025,
+        units_2025.name as match_name_2025,
+        commune_lookup.candidates as match_candidates,
+        case
+            when commune_lookup.name_key is null then 'unknown'
+            when commune_lookup.status = 'ambiguous' then 'ambiguous'
+            {%- if split_is_unmatched %}
+            when commune_lookup.commune_code_2025 is null then 'split'
+            {%- endif %}
+            else 'matched'
+        end as match_status,
+        case
+            when commune_lookup.status = 'unique'
+                then commune_lookup.vintage || ':' || commune_lookup.commune_code
+        end as match_unit_id
+    from {{ relation }}
+    left join (
+        -- one alias per name (and year): the preferred list's, else the other list's
+        select distinct on (names.name_key{{ ', names.year' if year }})
+            names.name_key,
+            {%- if year %}
+            names.year,
+            {%- endif %}
+            commune_aliases.province_code,
+            commune_aliases.vintage,
+            commune_aliases.status,
+            commune_aliases.commune_code,
+            commune_aliases.commune_name,
+            commune_aliases.commune_code_2025,
+            commune_aliases.candidates
+        from (
+            select distinct
+                {{ name_key }} as name_key{{ ',' if year }}
+                {%- if year %}
+                {{ year }} as year
+                {%- endif %}
+            from {{ relation }}
+            where {{ name_key }} is not null
+        ) as names
+        inner join {{ ref('ref_commune_aliases') }} as commune_aliases
+            on names.name_key = commune_aliases.alias_key
+        where
+            commune_aliases.province_code = '{{ var("kho_province_code", "08") }}'
+            {%- if vintages %}
+            and commune_aliases.vintage in ('{{ vintages | join("', '") }}')
+            {%- endif %}
+        order by
+            names.name_key,
+            {%- if year %}
+            names.year,
+            -- the list of the figures' year first: before 2025 the former communes
+            case when (commune_aliases.vintage = '2024') = (names.year < 2025) then 0 else 1 end,
+            {%- endif %}
+            commune_aliases.vintage desc
+    ) as commune_lookup
+        on
+            {{ relation }}.{{ name_key }} = commune_lookup.name_key
+            {%- if year %}
+            and {{ relation }}.{{ year }} = commune_lookup.year
+            {%- endif %}
+    left join {{ ref('ref_admin_units_2025') }} as units_2025
+        on commune_lookup.commune_code_2025 = units_2025.code
+{%- endmacro %}
+
+{#-
+    The rows of `relation` (kho_match_communes' output over one dataset's delivered names: load_id, year,
+    name_delivered, name_key) counted per delivery, year and spelling, with how each resolved: what
+    `kho match-report` reads from the int_<dataset>__commune_names models.
+-#}
+{% macro kho_count_commune_names(relation, dataset, column_name) -%}
+    select
+        md5(concat_ws('|', load_id, year, name_delivered)) as delivered_name_id,
+        '{{ dataset }}'::text as dataset,
+        '{{ column_name }}'::text as column_name,
+        load_id,
+        year,
+        name_delivered,
+        name_key,
+        match_status,
+        match_candidates,
+        count(*)::integer as delivered_rows
+    from {{ relation }}
+    group by load_id, year, name_delivered, name_key, match_status, match_candidates
+{%- endmacro %}
