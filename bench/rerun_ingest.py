@@ -1,12 +1,13 @@
 """Benchmark 4: re-running every ingest DAG when nothing changed, against the first run.
 
-``kho.runs.run_pipeline`` runs each ingest DAG of the repository's catalog with ``airflow dags test`` (a
-real DAG run), then the warehouse DAG. The first run finds the bundled sample deliveries in the inboxes
-(copied there as ``kho demo`` does) and lands them; before the second run the same files are put back, so
-every delivery is one already landed and is skipped, and the ingest DAG skips its downstream task. The
-ratio compares the ingest DAGs only (second / first); the warehouse DAG is reported beside it, and each
-DAG's task times come from Airflow's metadata database, which tells the work from the overhead of
-starting ``airflow dags test``.
+``kho.runs.run_pipeline`` runs each ingest DAG of the repository's catalog once (a real DAG run, as
+``airflow dags test`` makes it; all of them in one Airflow process, started once), then the warehouse
+DAG. The first run finds the bundled sample deliveries in the inboxes (copied there as ``kho demo``
+does) and lands them; before the second run the same files are put back, so every delivery is one
+already landed and is skipped, and the ingest DAG skips its downstream task. The ratio compares the
+ingest DAG runs (second / first, each run's start to end as Airflow records it); the time to start
+Airflow for a `kho run`, the wall time of the whole ingest phase with it, and the warehouse DAG are
+reported beside it. Run and task times come from Airflow's metadata database.
 
 A first run has to land for real, so the benchmark brings up a Kho stack of its own (PostgreSQL, Redis,
 CKAN, Airflow's database, dbt manifest and seeds; ``kho up``) in a fresh home under the benchmark's
@@ -58,27 +59,34 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
     child = common.run_child(args, workdir, env, "pipeline").result
     first, second = child["runs"]
 
-    def ingest(run: dict, ids: list[str]) -> float:
-        return sum(run["dags"][dag_id]["seconds"] for dag_id in ids if dag_id in run["dags"])
-
     def warehouse(run: dict) -> float | None:
-        found = run["dags"].get("warehouse")
-        return round(found["seconds"], 1) if found else None
+        found = run["phases"].get("warehouse")
+        return round(found, 1) if found else None
 
-    # A DAG that failed (a connector whose source is not there, say) waits out its retries: that is its
-    # retry policy, not the cost of a re-run. The ratio counts the ingest DAGs that succeeded both times.
+    # The ingest DAGs run in one Airflow process (kho.runs.run_ingest_dags). The ratio compares the DAG
+    # runs as Airflow records them (start to end of each run, summed): what a re-run costs where Airflow
+    # is already running, as under its scheduler. Starting Airflow for `kho run` (importing it, parsing
+    # the DAG file, its in-process execution API) is paid once per `kho run` whatever the DAGs do; it is
+    # reported apart, and so is the ratio of the whole ingest phase with it. A DAG that failed waits out
+    # its retries (its retry policy, not the cost of a re-run): then the ratio is reported, not judged.
     ingest_ids = sorted(d for d in first["dags"] if d.startswith("ingest__"))
-    ok_ids = [d for d in ingest_ids if first["dags"][d]["ok"] and second["dags"].get(d, {}).get("ok")]
-    failed_ids = [d for d in ingest_ids if d not in ok_ids]
-    first_s, second_s = ingest(first, ok_ids), ingest(second, ok_ids)
-    ratio = second_s / first_s if first_s else None
+    failed_ids = [
+        d for d in ingest_ids if not (first["dags"][d]["ok"] and second["dags"].get(d, {}).get("ok"))
+    ]
+
+    def runs(run: dict) -> float | None:
+        seconds = [run["dags"].get(d, {}).get("seconds") for d in ingest_ids]
+        return None if None in seconds else sum(seconds)
+
+    first_s, second_s = runs(first), runs(second)
+    ratio = second_s / first_s if first_s and second_s is not None else None
+    first_wall, second_wall = first["phases"].get("ingest"), second["phases"].get("ingest")
     per_dag = {
         dag_id: {
-            "first_s": round(first["dags"][dag_id]["seconds"], 1),
-            "second_s": round(second["dags"].get(dag_id, {}).get("seconds", float("nan")), 1),
+            "first_s": _rounded(first["dags"][dag_id]["seconds"]),
+            "second_s": _rounded(second["dags"].get(dag_id, {}).get("seconds")),
             "first_ok": first["dags"][dag_id]["ok"],
             "second_ok": second["dags"].get(dag_id, {}).get("ok"),
-            "second_outside_tasks_s": _outside_tasks(second["dags"].get(dag_id)),
             "first_tasks": first["dags"][dag_id]["tasks"],
             "second_tasks": second["dags"].get(dag_id, {}).get("tasks"),
         }
@@ -91,22 +99,24 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
         "sizes": {"datasets": child["datasets"], "deliveries": first["deliveries"]},
         "project": {
             "label": "second run",
-            "value": round(second_s, 1),
-            "unit": f"s ({len(ok_ids)} ingest DAGs)",
+            "value": _rounded(second_s),
+            "unit": f"s ({len(ingest_ids)} ingest DAG runs)",
         },
         "baseline": {
             "label": "first run",
-            "value": round(first_s, 1),
-            "unit": f"s ({len(ok_ids)} ingest DAGs)",
+            "value": _rounded(first_s),
+            "unit": f"s ({len(ingest_ids)} ingest DAG runs)",
         },
         "ratio": None if ratio is None else round(ratio, 3),
-        "ratio_meaning": "second run / first run, ingest DAGs that succeeded both times",
+        "ratio_meaning": "second / first, ingest DAG runs as Airflow records them (Airflow's start apart)",
         "target": f"<= {TARGET:.0%} of the first",
-        "met": None if ratio is None else ratio <= TARGET,
+        "met": None if ratio is None or failed_ids else ratio <= TARGET,
         "ingest_dags_failed": failed_ids,
-        "all_ingest_dags_s": {
-            "first": round(ingest(first, ingest_ids), 1),
-            "second": round(ingest(second, ingest_ids), 1),
+        "ingest_phase_wall_s": {"first": _rounded(first_wall), "second": _rounded(second_wall)},
+        "ingest_phase_wall_ratio": round(second_wall / first_wall, 3) if first_wall and second_wall else None,
+        "airflow_start_s": {
+            "first": first["phases"].get("airflow_start"),
+            "second": second["phases"].get("airflow_start"),
         },
         "warehouse_dag_s": {"first": warehouse(first), "second": warehouse(second)},
         "all_dags_ok": {"first": first["ok"], "second": second["ok"]},
@@ -115,11 +125,8 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
     }
 
 
-def _outside_tasks(dag: dict | None) -> float | None:
-    """A DAG run's wall time not spent in its tasks: starting `airflow dags test`, parsing, bookkeeping."""
-    if not dag:
-        return None
-    return round(dag["seconds"] - sum(t["seconds"] or 0 for t in dag["tasks"].values()), 1)
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 1)
 
 
 def _skipped(reason: str) -> dict:

@@ -81,3 +81,20 @@ def dags_test(dag_id: str, s: Settings | None = None, log: Path | None = None) -
             stderr=subprocess.STDOUT,
             text=True,
         )
+
+
+def dags_test_many(
+    dag_file: Path, dag_ids: list[str], s: Settings | None = None, log: Path | None = None
+) -> subprocess.CompletedProcess:
+    """One real run of each DAG of ``dag_file``, in one process (:mod:`kho.dag_runner`)."""
+    s = s or settings()
+    log = log or s.log_dir / "airflow-runs.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        return subprocess.run(
+            [str(s.venv_bin("main", "python")), "-m", "kho.dag_runner", str(dag_file), *dag_ids],
+            env={**os.environ, **airflow_env(s)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )

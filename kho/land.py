@@ -88,6 +88,8 @@ class LoadReport:
         )
         if self.quarantine_reasons:
             text += " (" + "; ".join(f"{n} x {r}" for r, n in self.quarantine_reasons.items()) + ")"
+        if self.method == "bulk":
+            text += "; landed set-based"
         return text
 
 

@@ -10,11 +10,18 @@ from kho import airflow
 from kho.settings import Settings, settings
 
 
-def last_run_state(dag_id: str, s: Settings) -> tuple[str, list[str]]:
-    """State of the DAG's latest run and the ids of its failed tasks (from Airflow's metadata DB)."""
+def last_run_id(dag_id: str, s: Settings) -> int | None:
+    with sqlite3.connect(s.airflow_home / "airflow.db") as db:
+        row = db.execute("select max(id) from dag_run where dag_id = ?", [dag_id]).fetchone()
+    return row[0] if row else None
+
+
+def last_run_state(dag_id: str, s: Settings, after: int | None = None) -> tuple[str, list[str]]:
+    """State of the DAG's latest run (if newer than run ``after``) and the ids of its failed tasks."""
     with sqlite3.connect(s.airflow_home / "airflow.db") as db:
         row = db.execute(
-            "select run_id, state from dag_run where dag_id = ? order by id desc limit 1", [dag_id]
+            "select run_id, state from dag_run where dag_id = ? and id > ? order by id desc limit 1",
+            [dag_id, after or 0],
         ).fetchone()
         if row is None:
             return "missing", []
@@ -43,6 +50,38 @@ def run_dag(dag_id: str, s: Settings | None = None, echo: Callable[[str], None] 
         + ("" if ok else f"; log: {log}")
     )
     return ok
+
+
+def run_ingest_dags(
+    dataset_ids: list[str], s: Settings | None = None, echo: Callable[[str], None] = print
+) -> tuple[bool, bool]:
+    """Each dataset's ingest DAG, one real run each, in one Airflow process; (all succeeded, any landed)."""
+    s = s or settings()
+    if not dataset_ids:
+        return True, False
+    dag_ids = [f"ingest__{ds_id}" for ds_id in dataset_ids]
+    log = s.log_dir / "airflow-ingest.log"
+    echo(f"airflow: one run of each of {len(dag_ids)} ingest DAGs ...")
+    before = {dag_id: last_run_id(dag_id, s) for dag_id in dag_ids}
+    airflow.dags_test_many(s.repo / "dags" / "kho_ingest.py", dag_ids, s=s, log=log)
+    started = next(
+        (line.strip("= \n") for line in log.open() if line.startswith("=== airflow started")), None
+    )
+    if started:
+        echo(f"  {started}")
+    ok, new_data = True, False
+    for dag_id in dag_ids:
+        state, failed = last_run_state(dag_id, s, after=before[dag_id])
+        succeeded = state == "success"
+        ok &= succeeded
+        new_data |= state != "missing" and landed_new_data(dag_id, s)
+        verdict = "succeeded" if succeeded else f"FAILED (state {state})"
+        echo(
+            f"  {dag_id}: {verdict}"
+            + (f"; failed tasks: {', '.join(failed)}" if failed else "")
+            + ("" if succeeded else f"; log: {log}")
+        )
+    return ok, new_data
 
 
 def landed_new_data(dag_id: str, s: Settings) -> bool:
@@ -75,11 +114,7 @@ def run_pipeline(
     only when an ingest landed new data, or the dbt project changed, or the last warehouse run failed."""
     s = s or settings()
     airflow.migrate(s)
-    ok, new_data = True, False
-    for ds_id in dataset_ids:
-        dag_id = f"ingest__{ds_id}"
-        ok &= run_dag(dag_id, s, echo)
-        new_data |= landed_new_data(dag_id, s)
+    ok, new_data = run_ingest_dags(dataset_ids, s, echo)
     stamp, manifest = _warehouse_stamp(s)
     up_to_date = (
         last_run_state("warehouse", s)[0] == "success" and stamp.exists() and stamp.read_text() == manifest
