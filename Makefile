@@ -31,7 +31,8 @@ test: install
 test-fast: install
 	@$(PY) -m pytest -q -m "not e2e" tests/unit
 
-lint: install
+# sqlfluff's dbt templater compiles the project against the warehouse, so lint starts the services.
+lint: up
 	@.kho/venvs/main/bin/ruff check .
 	@.kho/venvs/main/bin/ruff format --check .
 	@set -a; eval "$$($(PY) -c 'from kho.dbt import dbt_env; [print(f"{k}={v}") for k, v in dbt_env().items()]')"; \

@@ -8,6 +8,8 @@ the same run, and says whether the issue's target is met. ``python -m bench`` ru
 5. ``parse_dags``: parsing ``dags/kho_ingest.py`` with the catalog scaled up to 200 datasets.
 6. ``publish_datastore``: publishing a 1M-row open dataset into the DataStore against ckanext-xloader.
 7. ``publish_unchanged``: publishing every dataset again when nothing changed (write calls, time ratio).
+8. ``gx_mart``: Great Expectations validating a 1M-row mart against one hand-written SQL query.
+9. ``dbt_incremental``: dbt's incremental build of a 5M-row fact after 1% new rows against a full refresh.
 """
 
 BENCHMARKS = {
@@ -18,4 +20,6 @@ BENCHMARKS = {
     5: "parse_dags",
     6: "publish_datastore",
     7: "publish_unchanged",
+    8: "gx_mart",
+    9: "dbt_incremental",
 }

@@ -4,7 +4,8 @@ The expectations are data: ``expectations/<dataset>/<layer>.yml`` lists GX expec
 arguments, a severity and a reason (see ``expectations/README.md``). :func:`validate` turns a suite file into
 the usual GX 1.x objects (Data Source -> Data Asset -> Batch Definition, Expectation Suite, Validation
 Definition, Checkpoint with a Data Docs action), runs the Checkpoint once with every metric computed in
-PostgreSQL, and records the outcome in ``kho_meta.quality_runs``.
+PostgreSQL (counts only), fetches a few unexpected values for the expectations that failed, and records
+the outcome in ``kho_meta.quality_runs``.
 
 A critical failure makes the result unsuccessful, which is what the publisher refuses to publish; a warning
 is only reported. The GX project lives in ``$KHO_HOME/gx``. Its objects are rebuilt from the repository on
@@ -30,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import yaml
 
@@ -52,6 +54,12 @@ DATASOURCE = "kho_warehouse"
 # password in the warehouse URL is never written into the GX project files.
 URL_VARIABLE = "KHO_GX_WAREHOUSE_URL"
 DATA_DOCS_SITE = "local_site"
+# Unexpected values quoted per failed expectation ("e.g. 14.2"); fetched after the run, for failures only.
+SAMPLE_SIZE = 5
+# libpq options of GX's sessions. Validation aggregates and joins whole tables (a key's uniqueness joins the
+# table with its grouped keys), which PostgreSQL's default 4 MB of work memory sends to disk: 64 MB halves
+# that join on a 1M-row mart (bench 8). GX runs its queries one at a time, in one session.
+SESSION_OPTIONS = "-c work_mem=64MB"
 
 
 class QualityError(KhoError):
@@ -267,14 +275,16 @@ def _error(exception_info: dict[str, Any] | None) -> str | None:
     return None
 
 
-def _observed(result: dict[str, Any], exception_info: dict[str, Any] | None) -> str:
+def _observed(
+    result: dict[str, Any], exception_info: dict[str, Any] | None, samples: list[Any] | None = None
+) -> str:
     error = _error(exception_info)
     if error:
         return f"error: {error}"
     if "unexpected_count" in result:
         text = f"{result['unexpected_count']:,} unexpected of {result.get('element_count') or 0:,} rows"
         sample: list[str] = []
-        for value in result.get("partial_unexpected_list") or []:
+        for value in samples or result.get("partial_unexpected_list") or []:
             if _short(value) not in sample:
                 sample.append(_short(value))
         if sample:
@@ -286,7 +296,7 @@ def _observed(result: dict[str, Any], exception_info: dict[str, Any] | None) -> 
     return "failed"
 
 
-def _finding(expectation_result: Any) -> Finding:
+def _finding(expectation_result: Any, samples: list[Any] | None = None) -> Finding:
     config = expectation_result.expectation_config
     column, kwargs = _summarise_kwargs(dict(config.kwargs))
     result = expectation_result.result or {}
@@ -295,7 +305,7 @@ def _finding(expectation_result: Any) -> Finding:
         expectation=config.type,
         column=column,
         kwargs=kwargs,
-        observed=_observed(result, expectation_result.exception_info),
+        observed=_observed(result, expectation_result.exception_info, samples),
         why=(config.meta or {}).get("why", ""),
         severity="warning" if severity == "warning" else "critical",
         unexpected_count=result.get("unexpected_count"),
@@ -346,11 +356,17 @@ def _gx_context(s: Settings) -> AbstractDataContext:
 
 
 def _sqlalchemy_url(url: str) -> str:
-    """Settings speak libpq URLs; SQLAlchemy needs the driver named (psycopg 3)."""
+    """Settings speak libpq URLs; SQLAlchemy needs the driver named (psycopg 3). The sessions get
+    :data:`SESSION_OPTIONS` unless the URL sets its own."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
+            url = "postgresql+psycopg://" + url[len(prefix) :]
+            break
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(key == "options" for key, _ in query):
+        query.append(("options", SESSION_OPTIONS))
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
 def _datasource(context: AbstractDataContext):
@@ -429,10 +445,56 @@ def _checkpoint(context: AbstractDataContext, dataset_id: str, layer: Layer, by_
             name=name,
             validation_definitions=[definition],
             actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[DATA_DOCS_SITE])],
-            # SUMMARY: counts plus up to a few unexpected values, all computed by SQL aggregates.
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
+            # Counts only, computed by SQL aggregates (GX bundles those of one table into one query). GX
+            # would otherwise look for a few unexpected values of every expectation, failed or not: one
+            # more query each, a whole-table scan when there are none, and for the key's uniqueness a
+            # join of the table with its grouped keys (together half of GX's time on a 1M-row mart, bench 8).
+            # With none asked for (LIMIT 0) PostgreSQL skips them; :func:`_samples` fetches a few for the
+            # expectations that failed.
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0},
         )
     )
+
+
+def _samples(
+    checkpoint: Any, suite_result: Any, batch_parameters: dict | None, parameters: dict[str, Any]
+) -> dict[str, list[Any]]:
+    """Up to SAMPLE_SIZE unexpected values of each expectation that failed with unexpected rows, by the
+    suite expectation's id: the same expectations again on the same batch, in one validation of their own
+    (nothing stored), now asking for values. The counts stay those of the Checkpoint's run."""
+    import copy
+
+    import great_expectations as gx
+
+    failed = {
+        r.expectation_config.id
+        for r in suite_result.results
+        if not r.success and (r.result or {}).get("unexpected_count")
+    }
+    if not failed:
+        return {}
+    (definition,) = checkpoint.validation_definitions
+    again = []
+    for expectation in definition.suite.expectations:
+        if expectation.id in failed:
+            twin = copy.copy(expectation)  # an expectation belongs to one suite: a copy without its id
+            twin.id = None
+            twin.meta = {**(expectation.meta or {}), "kho_sample_of": expectation.id}
+            again.append(twin)
+    try:
+        batch = definition.data.get_batch(batch_parameters=batch_parameters)
+        result = batch.validate(
+            gx.ExpectationSuite(name=f"{definition.suite.name}.samples", expectations=again),
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
+            expectation_parameters=parameters,
+        )
+    except Exception:  # the values only illustrate a finding, whose count is known: never fail on them
+        return {}
+    return {
+        r.expectation_config.meta["kho_sample_of"]: (r.result or {}).get("partial_unexpected_list") or []
+        for r in result.results
+        if "kho_sample_of" in (r.expectation_config.meta or {})
+    }
 
 
 # --- validate ----------------------------------------------------------------------------------
@@ -469,10 +531,12 @@ def validate(
 
         context = _gx_context(s)
         checkpoint = _checkpoint(context, dataset_id, layer, by_load=load_id is not None)
+        batch_parameters = {LOAD_COLUMN: load_id} if load_id is not None else None
+        parameters = run_parameters()
         try:
             outcome = checkpoint.run(
-                batch_parameters={LOAD_COLUMN: load_id} if load_id is not None else None,
-                expectation_parameters=run_parameters(),
+                batch_parameters=batch_parameters,
+                expectation_parameters=parameters,
                 run_id=RunIdentifier(run_name=run_id, run_time=run_at),
             )
         except NoAvailableBatchesError:
@@ -483,9 +547,12 @@ def validate(
         except GreatExpectationsError as exc:
             schema, table = _target(dataset_id, layer)
             raise QualityError(f"{dataset_id}/{layer}: cannot validate {schema}.{table}: {exc}") from exc
+        (suite_result,) = outcome.run_results.values()
+        samples = _samples(checkpoint, suite_result, batch_parameters, parameters)
 
-    (suite_result,) = outcome.run_results.values()
-    findings = [_finding(r) for r in suite_result.results if not r.success]
+    findings = [
+        _finding(r, samples.get(r.expectation_config.id)) for r in suite_result.results if not r.success
+    ]
     critical = [f for f in findings if f.severity == "critical"]
     warned = [f for f in findings if f.severity == "warning"]
     stats = suite_result.statistics

@@ -1,8 +1,8 @@
 """The benchmarks still run: each at a tiny size, through ``python -m bench``'s own entry point.
 
-No figure is judged here (the machine is shared; timings belong in bench/README.md). Landing needs
-PostgreSQL, so benchmarks 1 and 3 run only under ``make test`` (KHO_HOME set, services up). Benchmark 4
-brings up a whole Kho stack of its own and takes minutes: it is left to ``make bench``.
+No figure is judged here (the machine is shared; timings belong in bench/README.md). Landing, validating
+and dbt need PostgreSQL, so benchmarks 1, 3, 8 and 9 run only under ``make test`` (KHO_HOME set, services
+up). Benchmark 4 brings up a whole Kho stack of its own and takes minutes: it is left to ``make bench``.
 """
 
 from __future__ import annotations
@@ -63,3 +63,21 @@ def test_land_memory(tmp_path):
     result = run(tmp_path, 3)
     assert result["project"]["value"] > 0
     assert result["project"]["rows"] > result["baseline"]["rows"]
+
+
+@needs_postgres
+def test_gx_mart(tmp_path):
+    out = tmp_path / "results.json"
+    assert main(["--small", "--gx-rows", "3000", "--only", "8", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())["benchmarks"]["8"]
+    assert "error" not in result and result["sizes"]["rows"] == 3000
+    assert result["project"]["value"] > 0 and result["baseline"]["value"] > 0
+
+
+@needs_postgres
+def test_dbt_incremental(tmp_path):
+    out = tmp_path / "results.json"
+    assert main(["--small", "--dbt-rows", "2000", "--only", "9", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())["benchmarks"]["9"]
+    assert "error" not in result and result["same_as_full_refresh"]
+    assert result["fact_said"]["incremental"].startswith("MERGE")
