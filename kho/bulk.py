@@ -77,6 +77,7 @@ ISO_TIMESTAMP = (
     r"(?:[ T](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
 )
 UNUSUAL = f"[^\\x00-\\x7f{decode.VIETNAMESE_CHARACTERS}]"
+TEXT_FORMAT = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
 MISSING_VALUES = pa.array(sorted(MISSING))
 MISSING_BYTES = max(len(m.encode()) for m in MISSING)
 TRUE_VALUES, FALSE_VALUES = pa.array(sorted(TRUE_WORDS)), pa.array(sorted(FALSE_WORDS))
@@ -236,18 +237,25 @@ def land(
     names = {c.name: c.match for c in columns if c.match}
     targets = [c.name for c in columns] + [f"{n}_key" for n in names]
     load_id, sha, started = load
-    for setting, value in (
-        ("kho.load_id", load_id),
-        ("kho.source_file", name),
-        ("kho.file_sha256", sha),
-        ("kho.loaded_at", started.isoformat()),
-    ):
-        conn.execute("select set_config(%s, %s, true)", [setting, value])
+    table = sql.Identifier(ds.raw_schema, ds.raw_table)
+    # The provenance is the same for every row of the delivery: column defaults for this transaction
+    # (dropped again below, rolled back with a fallback) rather than four more values a row to parse.
+    provenance = {"_load_id": load_id, "_source_file": name, "_file_sha256": sha, "_loaded_at": started}
+    conn.execute(
+        sql.SQL("alter table {} {}").format(
+            table,
+            sql.SQL(", ").join(
+                sql.SQL("alter column {} set default {}").format(sql.Identifier(c), sql.Literal(v))
+                for c, v in provenance.items()
+            ),
+        )
+    )
     # Times without a zone are Vietnam time, as kho.values reads them (a fixed +07:00, as there).
     conn.execute("set local time zone interval '+07:00' hour to minute")
-    copy_sql = sql.SQL("copy {} ({}) from stdin (format csv)").format(
-        sql.Identifier(ds.raw_schema, ds.raw_table),
-        sql.SQL(", ").join(map(sql.Identifier, ["_source_row", *targets])),
+    # Text format, tab-separated: no value holds a tab, a line break or a quote (those fall back), and
+    # an empty field is a null (an empty value is a missing one already).
+    copy_sql = sql.SQL("copy {} ({}) from stdin (format text, null '')").format(
+        table, sql.SQL(", ").join(map(sql.Identifier, ["_source_row", *targets]))
     )
     delivered = quarantined = 0
     reasons: dict[str, int] = {}
@@ -267,7 +275,7 @@ def land(
                 quarantined += len(held_rows)
                 if landed.num_rows:
                     out = io.BytesIO()
-                    pacsv.write_csv(landed, out, pacsv.WriteOptions(include_header=False))
+                    pacsv.write_csv(landed, out, TEXT_FORMAT)
                     writer.put(out.getvalue())
                 if progress:
                     progress(delivered)
@@ -275,6 +283,14 @@ def land(
             writer.close()
         if writer.error is not None:
             raise writer.error
+    conn.execute(
+        sql.SQL("alter table {} {}").format(
+            table,
+            sql.SQL(", ").join(
+                sql.SQL("alter column {} drop default").format(sql.Identifier(c)) for c in provenance
+            ),
+        )
+    )
     return delivered, quarantined, reasons
 
 
@@ -415,6 +431,8 @@ def _typed(value: pa.Array, column: Column, ds: Dataset) -> pa.Array:
     """The column's values as PostgreSQL reads them unchanged, or Fallback if one needs converting."""
     kind = column.type
     if kind == "text":
+        if pc.any(pc.match_substring(value, "\\")).as_py():  # the text COPY's escape character
+            return pc.replace_substring(value, "\\", "\\\\")
         return value
     if column.formats and kind in ("date", "timestamp"):
         if pc.any(pc.is_valid(value)).as_py():
@@ -444,6 +462,8 @@ def _match(value: pa.Array, match: str) -> tuple[pa.Array, pa.Array]:
     """(name keys, unknown-name reasons) of a column, one computation per distinct name."""
     encoded = pc.dictionary_encode(value)
     found = [check_name(match, v) for v in encoded.dictionary.to_pylist()]
+    if any(not key for key, _ in found):
+        raise Fallback("a name with an empty key")  # the text COPY would read it as a null
     keys = pa.array([k for k, _ in found], pa.string())
     reasons = pa.array([r for _, r in found], pa.string())
     return pc.take(keys, encoded.indices), pc.take(reasons, encoded.indices)

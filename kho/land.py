@@ -39,14 +39,6 @@ PROVENANCE = [
     ("_source_row", "integer not null"),
     ("_loaded_at", "timestamptz not null"),
 ]
-# The set-based COPY (kho.bulk) sends only the source row of the provenance; the rest are the same for
-# every row of a delivery and come from settings made for its transaction.
-PROVENANCE_DEFAULTS = {
-    "_load_id": "current_setting('kho.load_id', true)",
-    "_source_file": "current_setting('kho.source_file', true)",
-    "_file_sha256": "current_setting('kho.file_sha256', true)",
-    "_loaded_at": "current_setting('kho.loaded_at', true)::timestamptz",
-}
 PG_TYPES = {
     "text": "text",
     "integer": "bigint",
@@ -118,10 +110,7 @@ def archive(path: Path, dataset: str, s: Settings) -> tuple[str, Path]:
 
 def raw_columns(ds: Dataset) -> list[tuple[str, str]]:
     """Landed columns: provenance, then the catalog's columns, plus a match key per matched column."""
-    cols = [
-        (name, f"{pgtype} default {PROVENANCE_DEFAULTS[name]}" if name in PROVENANCE_DEFAULTS else pgtype)
-        for name, pgtype in PROVENANCE
-    ]
+    cols = list(PROVENANCE)
     for c in ds.columns:
         cols.append((c.name, PG_TYPES[c.type]))
         if c.match:
@@ -136,23 +125,6 @@ def ensure_raw_table(conn: psycopg.Connection, ds: Dataset) -> None:
         sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(pgtype)) for name, pgtype in raw_columns(ds)
     )
     conn.execute(sql.SQL("create table if not exists {} ({})").format(table, columns))
-    without = conn.execute(
-        "select column_name from information_schema.columns where table_schema = %s and table_name = %s"
-        " and column_name = any(%s) and column_default is null",
-        [ds.raw_schema, ds.raw_table, list(PROVENANCE_DEFAULTS)],
-    ).fetchall()
-    if without:  # a table made before kho.bulk
-        conn.execute(
-            sql.SQL("alter table {} {}").format(
-                table,
-                sql.SQL(", ").join(
-                    sql.SQL("alter column {} set default {}").format(
-                        sql.Identifier(c), sql.SQL(PROVENANCE_DEFAULTS[c])
-                    )
-                    for (c,) in without
-                ),
-            )
-        )
     conn.execute(
         sql.SQL("create index if not exists {} on {} (_load_id)").format(
             sql.Identifier(f"{ds.raw_table}__load_id"), table

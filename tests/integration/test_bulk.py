@@ -133,6 +133,7 @@ CLEAN = {
     "Windows-1258": {"encoding": "cp1258"},
     "TCVN3": {"encoding": "tcvn3"},
     "a dash for no value": {"edit": set_cell(11, 8, "-")},
+    "a backslash in a value": {"edit": set_cell(13, 3, r"Viettel\Telecom \N")},
 }
 
 
