@@ -24,7 +24,7 @@ import queue
 import re
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
@@ -53,7 +53,7 @@ from kho.readers.tabular import (
 )
 from kho.values import FALSE_WORDS, MISSING, TRUE_WORDS
 
-BATCH_BYTES = 4 << 20  # Arrow reads the file in blocks of about this size
+BATCH_BYTES = 2 << 20  # Arrow reads the file in blocks of about this size
 QUEUED_BATCHES = 3  # batches waiting for the COPY thread: memory stays near (2 + this) x BATCH_BYTES
 FIELD_LIMIT = 128 * 1024  # csv.field_size_limit(): the row-by-row reader refuses longer fields
 SEEN_WORDS_LIMIT = 1_000_000  # distinct words remembered per file for the encoding check
@@ -107,6 +107,7 @@ class Plan:
     header: Header
     first_line: int  # the line of the first data row
     footer: re.Pattern[str] | None  # source.footer_pattern
+    first_values: set[str] = field(default_factory=set)  # first values of rows, checked already
 
 
 def plan(ds: Dataset, path: Path, name: str) -> Plan:
@@ -333,7 +334,7 @@ def _convert(
 ) -> tuple[pa.RecordBatch, list[tuple[int, str, str, dict[str, str]]]]:
     """(rows to land, as the COPY wants them; quarantined rows) of one batch, or Fallback."""
     cells, header = batch.columns, found.header
-    _check_rows(cells, header, found.footer)
+    _check_rows(cells, header, found)
     # Typed columns hold ASCII only, or fall back on their pattern.
     _check_text(
         [c for p, c in enumerate(cells) if p not in header.columns or header.columns[p].type == "text"], words
@@ -398,7 +399,7 @@ def _check_text(cells: list[pa.Array], words: _Words) -> None:
             words.check(cell)
 
 
-def _check_rows(cells: list[pa.Array], header: Header, footer: re.Pattern[str] | None) -> None:
+def _check_rows(cells: list[pa.Array], header: Header, found: Plan) -> None:
     """Rows the row-by-row reader could judge otherwise: headings, footnotes, repeated headers."""
     filled = None
     for cell in cells:
@@ -412,9 +413,12 @@ def _check_rows(cells: list[pa.Array], header: Header, footer: re.Pattern[str] |
         raise Fallback("a blank or sparse row (a heading?)")
     blank = pa.scalar(None, pa.string())
     first = pc.coalesce(*[pc.if_else(pc.greater(pc.binary_length(c), 0), c, blank) for c in cells])
-    for text in pc.unique(first).to_pylist():  # the reader's own patterns, on each distinct first value
-        if FOOTNOTE.match(text) or (footer and footer.match(text)):
+    # The reader's own patterns, on each distinct first value of the file (once).
+    for text in set(pc.unique(first).to_pylist()) - found.first_values:
+        if FOOTNOTE.match(text) or (found.footer and found.footer.match(text)):
             raise Fallback("a row that may be a footnote or the end of the table")
+        if len(found.first_values) < SEEN_WORDS_LIMIT:
+            found.first_values.add(text)
     if pc.any(pc.equal(pc.utf8_lower(cells[0]), header.names[0].lower())).as_py():
         raise Fallback("a repeated header")
 
