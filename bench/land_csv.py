@@ -4,8 +4,9 @@ Both load the very same file into a table of the same shape in the same warehous
 creates (provenance columns, the catalog's columns, the name key, the index on ``_load_id``), and for psql a
 copy of it whose provenance and key columns take defaults, since psql only copies the file's columns.
 Kho's figure is the whole ``ingest_file`` call: archive (sha256 + copy), decode, read, convert, match names,
-COPY, commit. When Kho is below the target, a smaller file goes through the landing path stage by stage,
-then under cProfile, to show where the time goes.
+COPY, commit (this clean export takes the set-based path, ``kho.bulk``). When Kho is below the target, a
+smaller file goes through the row-by-row path stage by stage, then under cProfile, to show where that
+path's time goes.
 """
 
 from __future__ import annotations
