@@ -20,6 +20,10 @@ def airflow_env(s: Settings | None = None) -> dict[str, str]:
     bin_dir = str(s.venvs / "main" / "bin")
     return {
         "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
+        # kho/airflow_config holds airflow_local_settings.py (SQLite tuning; see there).
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(s.repo / "kho" / "airflow_config"), os.environ.get("PYTHONPATH", "")) if p
+        ),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(s.repo / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

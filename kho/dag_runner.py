@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
     started = time.perf_counter()
-    dag_file, dag_ids = argv[0], argv[1:]
+    dag_file, dag_ids = str(Path(argv[0]).resolve()), argv[1:]
     from airflow.sdk import timezone
 
     dags = _parse(dag_file)
