@@ -68,7 +68,7 @@ def _parse(line: bytes, ds: str, file_name: str, line_no: int) -> dict:
     except UnicodeDecodeError as exc:
         raise refused("UTF-8 text", f"byte 0x{line[exc.start]:02x}") from None
     except json.JSONDecodeError as exc:
-        raise refused("one JSON object per line", f"{exc.msg} at column {exc.colno}") from None
+        raise refused("one JSON object per line", f"{exc.msg} (column {exc.colno})") from None
     except ValueError as exc:  # NaN, Infinity
         raise refused("one JSON object per line", str(exc)) from None
     if not isinstance(obj, dict):
