@@ -119,7 +119,7 @@ def plan(ds: Dataset, path: Path, name: str) -> Plan:
         stream.seek(0)
         encoding = decode.encoding_of(stream, source.encoding, ds.id, name)
         stream.seek(0)
-        lines = decoded_lines(stream, ds.id, name, source.encoding)
+        lines = decoded_lines(stream, ds.id, name, encoding)  # detected once, above
         head = list(islice(lines, (source.skip_rows or 0) + HEADER_SEARCH_ROWS + source.header_rows))
     lay = layout(ds)
     delimiter = source.delimiter or sniff_delimiter(head, lay)

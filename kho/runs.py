@@ -43,13 +43,17 @@ def run_dag(dag_id: str, s: Settings | None = None, echo: Callable[[str], None] 
     proc = airflow.dags_test(dag_id, s=s, log=log)
     state, failed = last_run_state(dag_id, s)
     ok = proc.returncode == 0 and state == "success"
-    verdict = "succeeded" if ok else f"FAILED (state {state}, exit {proc.returncode})"
-    echo(
-        f"  {dag_id}: {verdict}"
+    echo(_verdict(dag_id, ok, f"state {state}, exit {proc.returncode}", failed, log))
+    return ok
+
+
+def _verdict(dag_id: str, ok: bool, why: str, failed: list[str], log) -> str:
+    """One line per DAG run: succeeded, or FAILED with why, its failed tasks and where its log is."""
+    return (
+        f"  {dag_id}: {'succeeded' if ok else f'FAILED ({why})'}"
         + (f"; failed tasks: {', '.join(failed)}" if failed else "")
         + ("" if ok else f"; log: {log}")
     )
-    return ok
 
 
 def run_ingest_dags(
@@ -75,12 +79,7 @@ def run_ingest_dags(
         succeeded = state == "success"
         ok &= succeeded
         new_data |= state != "missing" and landed_new_data(dag_id, s)
-        verdict = "succeeded" if succeeded else f"FAILED (state {state})"
-        echo(
-            f"  {dag_id}: {verdict}"
-            + (f"; failed tasks: {', '.join(failed)}" if failed else "")
-            + ("" if succeeded else f"; log: {log}")
-        )
+        echo(_verdict(dag_id, succeeded, f"state {state}", failed, log))
     return ok, new_data
 
 
