@@ -22,7 +22,10 @@ production as (
 
     select * from {{ ref('int_crop_production_commune__matched') }}
     {% if is_incremental() %}
-        where loaded_at > (select max(this_fact.loaded_at) from {{ this }} as this_fact)
+        -- an empty table (built before any delivery landed) takes every load
+        where loaded_at > (
+            select coalesce(max(this_fact.loaded_at), '-infinity'::timestamptz) from {{ this }} as this_fact
+        )
     {% endif %}
 
 ),
