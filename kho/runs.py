@@ -36,6 +36,18 @@ def last_run_state(dag_id: str, s: Settings, after: int | None = None) -> tuple[
     return row[1], failed
 
 
+def last_run_tasks(dag_id: str, s: Settings) -> dict[str, str]:
+    """Task id -> state in the DAG's latest run; empty if it never ran."""
+    with sqlite3.connect(s.airflow_home / "airflow.db") as db:
+        row = db.execute(
+            "select run_id from dag_run where dag_id = ? order by id desc limit 1", [dag_id]
+        ).fetchone()
+        if row is None:
+            return {}
+        query = "select task_id, state from task_instance where dag_id = ? and run_id = ?"
+        return dict(db.execute(query, [dag_id, row[0]]).fetchall())
+
+
 def run_dag(dag_id: str, s: Settings | None = None, echo: Callable[[str], None] = print) -> bool:
     s = s or settings()
     log = s.log_dir / f"airflow-{dag_id}.log"

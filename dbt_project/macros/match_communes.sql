@@ -33,11 +33,13 @@
         end as match_unit_id
     from {{ relation }}
     left join (
-        -- one alias per name (and year): the preferred list's, else the other list's
-        select distinct on (names.name_key{{ ', names.year' if year }})
-            names.name_key,
+        -- one alias per name key (and, with a year, per list preferred): the preferred list's, else the
+        -- other list's. Built from the reference alone, so that the calling CTE is read once and a filter on
+        -- it (an incremental model's) reaches the raw table.
+        select distinct on (commune_aliases.alias_key{{ ', preference.from_2025' if year }})
+            commune_aliases.alias_key as name_key,
             {%- if year %}
-            names.year,
+            preference.from_2025,
             {%- endif %}
             commune_aliases.province_code,
             commune_aliases.vintage,
@@ -46,35 +48,29 @@
             commune_aliases.commune_name,
             commune_aliases.commune_code_2025,
             commune_aliases.candidates
-        from (
-            select distinct
-                {{ name_key }} as name_key{{ ',' if year }}
-                {%- if year %}
-                {{ year }} as year
-                {%- endif %}
-            from {{ relation }}
-            where {{ name_key }} is not null
-        ) as names
-        inner join {{ ref('ref_commune_aliases') }} as commune_aliases
-            on names.name_key = commune_aliases.alias_key
+        from {{ ref('ref_commune_aliases') }} as commune_aliases
+        {%- if year %}
+        cross join (values (false), (true)) as preference (from_2025)
+        {%- endif %}
         where
             commune_aliases.province_code = '{{ var("kho_province_code", "08") }}'
             {%- if vintages %}
             and commune_aliases.vintage in ('{{ vintages | join("', '") }}')
             {%- endif %}
         order by
-            names.name_key,
+            commune_aliases.alias_key,
             {%- if year %}
-            names.year,
+            preference.from_2025,
             -- the list of the figures' year first: before 2025 the former communes
-            case when (commune_aliases.vintage = '2024') = (names.year < 2025) then 0 else 1 end,
+            case when (commune_aliases.vintage = '2025') = preference.from_2025 then 0 else 1 end,
             {%- endif %}
             commune_aliases.vintage desc
     ) as commune_lookup
         on
             {{ relation }}.{{ name_key }} = commune_lookup.name_key
             {%- if year %}
-            and {{ relation }}.{{ year }} = commune_lookup.year
+            -- a row without a year is unknown
+            and ({{ relation }}.{{ year }} >= 2025) = commune_lookup.from_2025
             {%- endif %}
     left join {{ ref('ref_admin_units_2025') }} as units_2025
         on commune_lookup.commune_code_2025 = units_2025.code

@@ -2,24 +2,21 @@
 inboxes, the ingest DAGs land them (xlsx with merged headers, sheets per month, CSV with personal data), dbt
 builds the marts through Cosmos, Great Expectations gates them and the publisher pushes them to CKAN.
 
-One ``run_pipeline`` covers crop_production_commune, organic_zones and material_prices (each Airflow run costs a
-minute or two); the tests then read the warehouse and CKAN."""
+The run is the one every end-to-end module shares (tests/e2e/conftest.py: every dataset from nothing, the
+samples delivered, one run_pipeline); the tests read the warehouse and CKAN after it."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
 import io
-import shutil
 import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from psycopg import sql
 
 from kho.catalog import catalog
-from kho.runs import last_run_state, run_pipeline
 from kho.settings import REPO
 
 pytestmark = pytest.mark.e2e
@@ -52,38 +49,10 @@ def published_csv(ckan_anonymous, dataset_id: str) -> tuple[bytes, dict]:
 
 
 @pytest.fixture(scope="module")
-def first_run(stack, warehouse, ckan):
-    s, _ = stack
-    # Start from nothing for these datasets, so the run proves the whole flow.
-    for dataset_id in DATASETS:
-        ds = catalog().dataset(dataset_id)
-        warehouse.execute(sql.SQL("truncate {}").format(sql.Identifier(ds.raw_schema, ds.raw_table)))
-        for model in MARTS[dataset_id]:
-            warehouse.execute(sql.SQL("drop table if exists {}").format(sql.Identifier("marts", model)))
-        for table in ("loads", "quarantine", "quality_runs", "publications"):
-            warehouse.execute(
-                sql.SQL("delete from {} where dataset = %s").format(sql.Identifier("kho_meta", table)),
-                [dataset_id],
-            )
-        try:
-            ckan.action.dataset_purge(id=package_name(dataset_id))
-        except Exception:  # noqa: BLE001 - not there yet
-            pass
-        inbox = s.inbox_dir / dataset_id
-        inbox.mkdir(parents=True, exist_ok=True)
-        for f in samples(dataset_id):
-            shutil.copy(f, inbox / f.name)
-    messages: list[str] = []
-    run_pipeline(DATASETS, s, echo=messages.append)
-    # The warehouse DAG validates and publishes every dataset of the catalog; only these three have data
-    # here (another test may have run before), so judge the run by their tasks.
-    for dataset_id in DATASETS:
-        state, failed = last_run_state(f"ingest__{dataset_id}", s)
-        assert state == "success", "\n".join(messages)
-    _, failed = last_run_state("warehouse", s)
-    ours = [t for t in failed if t.rpartition("__")[2] in DATASETS]
-    assert not ours, f"failed: {ours}\n" + "\n".join(messages)
-    return s
+def first_run(pipeline):
+    """The shared pipeline run (tests/e2e/conftest.py), judged by these datasets' DAGs and tasks."""
+    pipeline.assert_succeeded(DATASETS)
+    return pipeline.s
 
 
 # --- landing ---------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """crop_statistics end to end: sample deliveries -> inbox -> Airflow (land, GX, dbt via Cosmos, GX,
-publish) -> warehouse and CKAN, on the real services. Then the same again, which must change nothing."""
+publish) -> warehouse and CKAN, on the real services (the run every end-to-end module shares,
+tests/e2e/conftest.py). Then the same again, which must change nothing."""
 
 from __future__ import annotations
 
@@ -82,25 +83,10 @@ def counts(warehouse, ckan) -> dict:
 
 
 @pytest.fixture(scope="module")
-def first_run(stack, warehouse, ckan):
-    s, _ = stack
-    ds = catalog().dataset(DATASET)
-    # Start from nothing for this dataset, so the test proves the whole flow.
-    warehouse.execute(sql.SQL("truncate {}").format(sql.Identifier(ds.raw_schema, ds.raw_table)))
-    warehouse.execute(sql.SQL("drop table if exists {}").format(MART))
-    for table in ("loads", "quarantine", "quality_runs", "publications"):
-        warehouse.execute(
-            sql.SQL("delete from {} where dataset = %s").format(sql.Identifier("kho_meta", table)), [DATASET]
-        )
-    try:
-        ckan.action.dataset_purge(id=PACKAGE)
-    except Exception:  # noqa: BLE001 - not there yet
-        pass
-    deliver(s, sorted(SAMPLES.glob("*.csv")))
-    messages: list[str] = []
-    ok = run_pipeline([DATASET], s, echo=messages.append)
-    assert ok, "\n".join(messages)
-    return s
+def first_run(pipeline):
+    """The shared pipeline run (tests/e2e/conftest.py), judged by this dataset's DAG and tasks."""
+    pipeline.assert_succeeded([DATASET])
+    return pipeline.s
 
 
 def test_every_delivered_row_landed_or_quarantined(first_run, warehouse):

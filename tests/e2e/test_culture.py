@@ -3,7 +3,7 @@
 - tourist_sites: the agency API stand-in -> fetch (every page) -> land (JSON Lines) -> raw -> dbt -> CKAN;
 - intangible_heritage: the same list exported in TCVN3, VNI, cp1258 and UTF-8 NFD -> land -> raw -> dbt -> CKAN.
 
-Three DAG runs in all (both ingest DAGs, then the warehouse DAG). Running again is checked with the same
+The DAG runs are those every end-to-end module shares (tests/e2e/conftest.py). Running again is checked with the same
 library calls the DAG tasks make, without Airflow: a fetch of unchanged content is skipped by landing,
 and the publisher makes no write call."""
 
@@ -13,20 +13,16 @@ import csv
 import hashlib
 import io
 import json
-import shutil
-import sqlite3
 import unicodedata
 import urllib.request
 
 import pytest
 from psycopg import sql
 
-from kho import agency_api
 from kho.catalog import catalog
 from kho.connectors import fetch
 from kho.land import ingest_file
 from kho.pipeline import publish
-from kho.runs import run_dag
 from kho.settings import REPO
 
 pytestmark = pytest.mark.e2e
@@ -54,53 +50,10 @@ MODELS = {
 }
 
 
-def task_states(s, dag_id: str) -> dict[str, str]:
-    """Task id -> state in the DAG's latest run (Airflow's metadata database)."""
-    with sqlite3.connect(s.airflow_home / "airflow.db") as db:
-        (run_id,) = db.execute(
-            "select run_id from dag_run where dag_id = ? order by id desc limit 1", [dag_id]
-        ).fetchone()
-        return dict(
-            db.execute(
-                "select task_id, state from task_instance where dag_id = ? and run_id = ?", [dag_id, run_id]
-            )
-        )
-
-
-def start_clean(s, warehouse, ckan) -> None:
-    for ds_id in (SITES, HERITAGE):
-        ds = catalog().dataset(ds_id)
-        warehouse.execute(sql.SQL("truncate {}").format(sql.Identifier(ds.raw_schema, ds.raw_table)))
-        for table in ("loads", "quarantine", "quality_runs", "publications"):
-            warehouse.execute(
-                sql.SQL("delete from {} where dataset = %s").format(sql.Identifier("kho_meta", table)),
-                [ds_id],
-            )
-        shutil.rmtree(s.inbox_dir / ds_id, ignore_errors=True)
-        try:
-            ckan.action.dataset_purge(id=ds_id.replace("_", "-"))
-        except Exception:  # noqa: BLE001 - not there yet
-            pass
-
-
 @pytest.fixture(scope="module")
-def runs(stack, warehouse, ckan):
-    s, _ = stack
-    agency_api.start(s)  # `kho up` starts it too once wired in; starting twice is harmless
-    start_clean(s, warehouse, ckan)
-    inbox = s.inbox_dir / HERITAGE
-    inbox.mkdir(parents=True, exist_ok=True)
-    for f in HERITAGE_FILES:
-        shutil.copy(f, inbox / f.name)
-    messages: list[str] = []
-    for dag_id in (f"ingest__{SITES}", f"ingest__{HERITAGE}", "warehouse"):
-        run_dag(dag_id, s, echo=messages.append)
-    # The warehouse DAG holds every dataset's tasks; only this module's are asserted on here.
-    return (
-        s,
-        {dag: task_states(s, dag) for dag in (f"ingest__{SITES}", f"ingest__{HERITAGE}", "warehouse")},
-        messages,
-    )
+def runs(pipeline):
+    """The shared pipeline run (tests/e2e/conftest.py): its settings, task states per DAG, messages."""
+    return pipeline.s, pipeline.states, pipeline.messages
 
 
 def test_ingest_dags_fetch_then_land_then_validate(runs):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-import sqlite3
 import urllib.request
 from decimal import Decimal
 from pathlib import Path
@@ -21,9 +20,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from kho import portal_demo
 from kho.catalog import catalog
-from kho.runs import last_run_state, run_pipeline
+from kho.runs import last_run_state, last_run_tasks, run_pipeline
 from kho.settings import REPO
 
 pytestmark = pytest.mark.e2e
@@ -46,16 +44,7 @@ def run(s) -> None:
     log = "\n".join(messages)
     for ds in DATASETS:
         assert last_run_state(f"ingest__{ds}", s)[0] == "success", log
-    with sqlite3.connect(s.airflow_home / "airflow.db") as db:
-        (run_id,) = db.execute(
-            "select run_id from dag_run where dag_id = 'warehouse' order by id desc"
-        ).fetchone()
-        states = dict(
-            db.execute(
-                "select task_id, state from task_instance where dag_id = 'warehouse' and run_id = ?", [run_id]
-            )
-        )
-    own = {task: states.get(task) for task in OWN_TASKS}
+    own = {task: last_run_tasks("warehouse", s).get(task) for task in OWN_TASKS}
     assert set(own.values()) == {"success"}, f"{own}\n{log}"
 
 
@@ -90,25 +79,10 @@ def state(warehouse, ckan) -> dict:
 
 
 @pytest.fixture(scope="module")
-def first_run(stack, warehouse, ckan):
-    s, _ = stack
-    portal_demo.ensure(s)  # `kho up` does this once the stack wires it in
-    for ds_id in DATASETS:
-        ds = catalog().dataset(ds_id)
-        warehouse.execute(sql.SQL("truncate {}").format(sql.Identifier(ds.raw_schema, ds.raw_table)))
-        for table in ("loads", "quarantine", "quality_runs", "publications"):
-            warehouse.execute(
-                sql.SQL("delete from {} where dataset = %s").format(sql.Identifier("kho_meta", table)),
-                [ds_id],
-            )
-        shutil.rmtree(s.inbox_dir / ds_id, ignore_errors=True)
-        try:
-            ckan.action.dataset_purge(id=ds_id.replace("_", "-"))
-        except Exception:  # noqa: BLE001 - not there yet
-            pass
-    deliver(s)
-    run(s)
-    return s
+def first_run(pipeline):
+    """The shared pipeline run (tests/e2e/conftest.py), judged by these datasets' DAGs and tasks."""
+    pipeline.assert_succeeded(DATASETS)
+    return pipeline.s
 
 
 # --- admin_procedures: the portal's own database -------------------------------------------------

@@ -52,37 +52,53 @@ renamed as (
 
 unpivoted as (
 
-    {% for group, crop, season in groups %}
-        select
-            load_id,
-            source_row,
-            source_file,
-            report_sheet,
-            district_name,
-            commune_name,
-            commune_name_key,
-            year,
-            '{{ crop }}' as crop,
-            '{{ season }}' as season,
-            {{ group }}_area_ha as planted_area_ha,
-            {{ group }}_production_t as production_t,
-            {{ group }}_yield_q_ha as yield_quintals_per_ha,
-            {{ group }}_yield_t_ha as yield_tonnes_per_ha,
-            -- the yield's unit, from the column the header put it in
-            case
-                when {{ group }}_yield_q_ha is not null and {{ group }}_yield_t_ha is not null then 'both'
-                when {{ group }}_yield_t_ha is not null then 't/ha'
-                when {{ group }}_yield_q_ha is not null then 'quintals/ha'
-            end as yield_unit,
-            loaded_at
-        from renamed
-        -- a crop the commune does not grow ("-" in every measure) is no row
-        where
-            num_nonnulls(
-                {{ group }}_area_ha, {{ group }}_production_t, {{ group }}_yield_q_ha, {{ group }}_yield_t_ha
-            ) > 0
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    -- one lateral row per crop and season: the table is read once, and a filter on the view (an incremental
+    -- build's, on loaded_at) reaches the raw table's scan
+    select
+        renamed.load_id,
+        renamed.source_row,
+        renamed.source_file,
+        renamed.report_sheet,
+        renamed.district_name,
+        renamed.commune_name,
+        renamed.commune_name_key,
+        renamed.year,
+        measures.crop,
+        measures.season,
+        measures.planted_area_ha,
+        measures.production_t,
+        measures.yield_quintals_per_ha,
+        measures.yield_tonnes_per_ha,
+        -- the yield's unit, from the column the header put it in
+        case
+            when measures.yield_quintals_per_ha is not null and measures.yield_tonnes_per_ha is not null
+                then 'both'
+            when measures.yield_tonnes_per_ha is not null then 't/ha'
+            when measures.yield_quintals_per_ha is not null then 'quintals/ha'
+        end as yield_unit,
+        renamed.loaded_at
+    from renamed
+    cross join lateral (
+        values
+        {%- for group, crop, season in groups %}
+            (
+                '{{ crop }}',
+                '{{ season }}',
+                renamed.{{ group }}_area_ha,
+                renamed.{{ group }}_production_t,
+                renamed.{{ group }}_yield_q_ha,
+                renamed.{{ group }}_yield_t_ha
+            ){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as measures (crop, season, planted_area_ha, production_t, yield_quintals_per_ha, yield_tonnes_per_ha)
+    -- a crop the commune does not grow ("-" in every measure) is no row
+    where
+        num_nonnulls(
+            measures.planted_area_ha,
+            measures.production_t,
+            measures.yield_quintals_per_ha,
+            measures.yield_tonnes_per_ha
+        ) > 0
 
 )
 
