@@ -50,9 +50,10 @@ def build_ingest_dag(ds: Dataset):
         @task(retries=0)
         def validate_raw(reports: list[dict]) -> list[dict]:
             """Great Expectations on each new load; refused deliveries fail the run after the rest landed."""
-            from kho.pipeline import refused, validate
+            from kho.pipeline import data_docs, refused, validate
 
             results = [validate(ds.id, "raw", r["load_id"]) for r in reports if r["status"] == "landed"]
+            data_docs(results)
             problems = refused(reports)
             if problems:
                 raise ValueError("refused deliveries:\n" + "\n".join(problems))

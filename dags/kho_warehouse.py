@@ -78,6 +78,7 @@ def warehouse():
 
     withdraw_stale()  # independent of the builds: it reads the catalog and CKAN only
 
+    checks = []
     for ds in PUBLISHED:
 
         @task(task_id=f"validate_mart__{ds.id}", retries=0)
@@ -103,6 +104,19 @@ def warehouse():
         checked = validate_mart()
         builds[ds.agency] >> checked
         publish(checked)
+        checks.append(checked)
+
+    @task(trigger_rule="all_done", retries=0)
+    def data_docs() -> str:
+        """The Data Docs pages of this run's mart validations (whichever ran), and the site's index."""
+        from airflow.sdk import get_current_context
+
+        from kho.pipeline import data_docs
+
+        ti = get_current_context()["ti"]
+        return data_docs(ti.xcom_pull(task_ids=[f"validate_mart__{ds.id}" for ds in PUBLISHED]) or [])
+
+    checks >> data_docs()
 
 
 warehouse()

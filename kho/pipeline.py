@@ -28,10 +28,18 @@ def validate(dataset_id: str, layer: str, load_id: str | None = None, s: Setting
     return {
         "dataset": dataset_id,
         "layer": layer,
+        "run_id": result.run_id,
         "success": result.success,
         "critical_failures": [str(f) for f in result.critical_failures],
         "warnings": [str(w) for w in result.warnings],
     }
+
+
+def data_docs(results: list[dict | None], s: Settings | None = None) -> str:
+    """Render the Data Docs pages of these validations (``validate``'s results) and the site's index."""
+    from kho.quality import build_data_docs
+
+    return str(build_data_docs([r["run_id"] for r in results if r and r.get("run_id")], s=s))
 
 
 def has_landed(dataset_id: str, s: Settings | None = None) -> bool:

@@ -429,7 +429,6 @@ def _target(dataset_id: str, layer: Layer) -> tuple[str, str]:
 def _checkpoint(context: AbstractDataContext, dataset_id: str, layer: Layer, by_load: bool):
     """Create or update every GX object behind one dataset+layer; return its Checkpoint."""
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
 
     schema, table = _target(dataset_id, layer)
     suite = context.suites.add_or_update(build_suite(dataset_id, layer))
@@ -444,7 +443,10 @@ def _checkpoint(context: AbstractDataContext, dataset_id: str, layer: Layer, by_
         gx.Checkpoint(
             name=name,
             validation_definitions=[definition],
-            actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[DATA_DOCS_SITE])],
+            # No Data Docs action: rendering a page costs about a second (GX loads its templates anew
+            # each time), so the pages of a DAG run's validations are rendered together afterwards
+            # (:func:`build_data_docs`: once per ingest task, once per warehouse run).
+            actions=[],
             # Counts only, computed by SQL aggregates (GX bundles those of one table into one query). GX
             # would otherwise look for a few unexpected values of every expectation, failed or not: one
             # more query each, a whole-table scan when there are none, and for the key's uniqueness a
@@ -457,44 +459,40 @@ def _checkpoint(context: AbstractDataContext, dataset_id: str, layer: Layer, by_
 
 
 def _samples(
-    checkpoint: Any, suite_result: Any, batch_parameters: dict | None, parameters: dict[str, Any]
+    context: AbstractDataContext, checkpoint: Any, suite_result: Any, batch_parameters: dict | None
 ) -> dict[str, list[Any]]:
     """Up to SAMPLE_SIZE unexpected values of each expectation that failed with unexpected rows, by the
-    suite expectation's id: the same expectations again on the same batch, in one validation of their own
-    (nothing stored), now asking for values. The counts stay those of the Checkpoint's run."""
-    import copy
-
-    import great_expectations as gx
-
-    failed = {
-        r.expectation_config.id
-        for r in suite_result.results
-        if not r.success and (r.result or {}).get("unexpected_count")
-    }
+    suite expectation's id: for those only, GX's own unexpected-values metric (the query a SUMMARY result
+    runs, ``LIMIT 5``) on the same batch, with the run's parameters filled in. Counts are not recomputed:
+    they stay those of the Checkpoint's run."""
+    failed = [r for r in suite_result.results if not r.success and (r.result or {}).get("unexpected_count")]
     if not failed:
         return {}
-    (definition,) = checkpoint.validation_definitions
-    again = []
-    for expectation in definition.suite.expectations:
-        if expectation.id in failed:
-            twin = copy.copy(expectation)  # an expectation belongs to one suite: a copy without its id
-            twin.id = None
-            twin.meta = {**(expectation.meta or {}), "kho_sample_of": expectation.id}
-            again.append(twin)
     try:
+        from great_expectations.validator.validator import Validator
+
+        (definition,) = checkpoint.validation_definitions
         batch = definition.data.get_batch(batch_parameters=batch_parameters)
-        result = batch.validate(
-            gx.ExpectationSuite(name=f"{definition.suite.name}.samples", expectations=again),
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
-            expectation_parameters=parameters,
+        engine = batch.data.execution_engine
+        runtime = {"result_format": {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}}
+        wanted = {}
+        for r in failed:
+            expectation = r.expectation_config.to_domain_obj()
+            dependencies = expectation.get_validation_dependencies(
+                execution_engine=engine, runtime_configuration=runtime
+            )
+            name = next(
+                (n for n in dependencies.get_metric_names() if n.endswith(".unexpected_values")), None
+            )
+            if name:
+                wanted[r.expectation_config.id] = dependencies.get_metric_configuration(name)
+        validator = Validator(execution_engine=engine, data_context=context, batches=[batch])
+        computed, _ = validator.compute_metrics(
+            list(wanted.values()), runtime_configuration={"catch_exceptions": True}
         )
     except Exception:  # the values only illustrate a finding, whose count is known: never fail on them
         return {}
-    return {
-        r.expectation_config.meta["kho_sample_of"]: (r.result or {}).get("partial_unexpected_list") or []
-        for r in result.results
-        if "kho_sample_of" in (r.expectation_config.meta or {})
-    }
+    return {key: list(computed.get(metric.id) or []) for key, metric in wanted.items()}
 
 
 # --- validate ----------------------------------------------------------------------------------
@@ -548,7 +546,7 @@ def validate(
             schema, table = _target(dataset_id, layer)
             raise QualityError(f"{dataset_id}/{layer}: cannot validate {schema}.{table}: {exc}") from exc
         (suite_result,) = outcome.run_results.values()
-        samples = _samples(checkpoint, suite_result, batch_parameters, parameters)
+        samples = _samples(context, checkpoint, suite_result, batch_parameters)
 
     findings = [
         _finding(r, samples.get(r.expectation_config.id)) for r in suite_result.results if not r.success
@@ -614,3 +612,24 @@ def record(result: QualityResult, s: Settings | None = None) -> None:
                 json.dumps(result.statistics, ensure_ascii=False, default=str),
             ],
         )
+
+
+def build_data_docs(run_ids: list[str] | None = None, s: Settings | None = None) -> Path:
+    """Render the Data Docs pages of the validations ``run_ids`` (``QualityResult.run_id``; all the stored
+    ones if None) and the site's index, with GX's site builder; the index's path."""
+    s = s or settings()
+    root = gx_root(s)
+    with _project_lock(root):
+        context = _gx_context(s)
+        identifiers = None
+        if run_ids is not None:
+            wanted = set(run_ids)
+            identifiers = [
+                key
+                for key in context.validation_results_store.list_keys()
+                if getattr(key.run_id, "run_name", None) in wanted
+            ]
+            if not identifiers:  # GX would take an empty list for "every page"
+                return data_docs_index(s)
+        context.build_data_docs(site_names=[DATA_DOCS_SITE], resource_identifiers=identifiers)
+    return data_docs_index(s)

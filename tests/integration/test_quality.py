@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from kho.quality import QualityError, data_docs_index, format_result, gx_root, validate
+from kho.quality import QualityError, build_data_docs, data_docs_index, format_result, gx_root, validate
 from kho.services import ensure_database, start_postgres, stop_postgres
 from kho.settings import REPO, Settings
 
@@ -216,27 +216,34 @@ def test_a_good_mart_passes(quality_db, quality_settings):
     assert format_result(result) == (
         f"crop_statistics/mart OK: all {result.statistics['evaluated_expectations']} expectations passed"
     )
-    assert data_docs_index(quality_settings).is_file()
+    # the page of this validation and the site's index, rendered when asked (once per DAG task or run)
+    index = build_data_docs([result.run_id], s=quality_settings)
+    assert index == data_docs_index(quality_settings) and index.is_file()
+    pages = [p for p in (index.parent / "validations").rglob("*.html") if result.run_id in str(p)]
+    assert len(pages) == 1 and "province_code" in pages[0].read_text(encoding="utf-8")
 
 
-def test_a_duplicate_key_fails_critically_and_says_where(quality_db, quality_settings):
+def test_a_malformed_code_fails_critically_and_says_which(quality_db, quality_settings):
     quality_db.execute(
-        "insert into marts.fct_crop_production select * from marts.fct_crop_production"
-        " where province_code = '26' and crop = 'maize' and year = 2017"
+        "update marts.fct_crop_production set province_code = '1'"
+        " where province_code = '01' and crop = 'maize' and year = 2017"
     )
+    (broken,) = quality_db.execute(
+        "select count(*) from marts.fct_crop_production where province_code = '1'"
+    ).fetchone()
 
     result = validate("crop_statistics", "mart", s=quality_settings)
 
-    assert not result.success
+    assert not result.success and broken > 0
     (failure,) = result.critical_failures
-    assert failure.expectation == "expect_compound_columns_to_be_unique"
-    assert failure.column == "province_code, crop, season, year"
-    assert failure.unexpected_count == 2  # both copies of the row
-    assert failure.element_count == len(mart_rows()) + 1
+    assert failure.expectation == "expect_column_values_to_match_regex"
+    assert failure.column == "province_code"
+    assert failure.unexpected_count == broken
+    assert failure.element_count == len(mart_rows())
     assert failure.why
     assert format_result(result).splitlines() == [
-        "crop_statistics/mart CRITICAL expect_compound_columns_to_be_unique(province_code, crop, season, year):"
-        f" 2 unexpected of {len(mart_rows()) + 1} rows, e.g. (26, maize, whole_year, 2017)"
+        "crop_statistics/mart CRITICAL expect_column_values_to_match_regex(province_code; regex=^[0-9]{2}$):"
+        f" {broken} unexpected of {len(mart_rows())} rows, e.g. 1"
     ]
 
 
