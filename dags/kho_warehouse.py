@@ -6,6 +6,8 @@ of ``.kho/venvs/dbt``: one ``dbt build`` per dbt group (the shared ``platform`` 
 per agency, as ``make sync`` assigns groups from the catalog). A group is the unit of isolation: a
 failing model or test of one agency skips only that agency's downstream models and publications. One
 task per group, rather than one per model, keeps a run to a few dbt start-ups (each costs seconds).
+Before the builds, an incremental model whose code, contract or reference data changed is dropped, so that
+it is built whole (kho/incremental.py); after the checks, one task renders their Data Docs pages.
 """
 
 from __future__ import annotations
@@ -64,7 +66,16 @@ def dbt_build(group: str) -> DbtBuildLocalOperator:
     default_args={"retries": 1, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True},
 )
 def warehouse():
+    @task(retries=0)
+    def reset_incremental_models() -> list[str]:
+        """Incremental models whose code, contract or reference data changed are dropped, to be built whole
+        by the builds that follow (kho/incremental.py)."""
+        from kho.incremental import reset_changed
+
+        return reset_changed()
+
     platform = dbt_build("platform")
+    reset_incremental_models() >> platform
     builds = {agency: dbt_build(agency) for agency in AGENCIES}
     for build in builds.values():
         platform >> build

@@ -4,6 +4,7 @@
 - ``quarantine``: rows that did not land, with the reason and the raw values.
 - ``quality_runs``: one row per Great Expectations validation (dataset, layer, result).
 - ``publications``: one row per publish attempt to CKAN.
+- ``incremental_models``: what each incremental dbt model's table was built with (``kho.incremental``).
 """
 
 from __future__ import annotations
@@ -66,6 +67,13 @@ create table if not exists kho_meta.publications (
     write_calls  integer not null default 0,
     detail       text,
     published_at timestamptz not null default now()
+);
+
+create table if not exists kho_meta.incremental_models (
+    model       text primary key,
+    relation    text not null,
+    fingerprint text not null,
+    recorded_at timestamptz not null default now()
 );
 """
 
