@@ -4,7 +4,7 @@
 
 Reads the committed reference seeds (``ref_admin_units_2025.csv``, ``ref_admin_units_2024.csv``,
 ``ref_admin_crosswalk_2025.csv``) and writes ``dbt_project/seeds/reference/ref_commune_aliases.csv``,
-deterministically (running it twice gives the same bytes).
+and ``ref_commune_alias_candidates.csv``, deterministically (running it twice gives the same bytes).
 
 Agencies write a commune as "Xã Tam Đảo", "xa Tam Dao", "TAM ĐẢO" or by the name it had before the
 reorganisation of 1 July 2025 ("Thị trấn Hợp Châu"). Landing reduces the delivered name to
@@ -17,7 +17,10 @@ reorganisation of 1 July 2025 ("Thị trấn Hợp Châu"). Landing reduces the 
   dataset about 2023 prefers the 2024 meaning of a name, one about 2025 the current meaning.
 - ``commune_code``: the unit the name denotes in that vintage; empty when the key is ``ambiguous`` (two
   units of the province and vintage share it: "Liên Hòa" in two former districts, or "Quan Sơn" and
-  "Quán Sơn" once the accents are gone). ``candidates`` then lists them, for the data steward.
+  "Quán Sơn" once the accents are gone). ``candidates`` then lists them, for the data steward, and
+  ``ref_commune_alias_candidates.csv`` has one row per candidate (code, official name, 2025 commune), so that
+  dbt can still tell them apart when the name as delivered says more than its key: its unit type or its
+  accents ("Phường Tân Quang" is not "Xã Tân Quang", "Tân Thanh" is not "Tân Thành").
 - ``commune_code_2025``: where the unit's figures go after the reorganisation: the unit itself for 2025,
   the one new commune a 2024 commune went into whole (crosswalk ``full``), empty for a commune that was
   split between several new ones (its figures cannot be restated without knowing the shares).
@@ -34,6 +37,15 @@ from kho.names import match_key
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "dbt_project" / "seeds" / "reference"
 OUT = SEEDS / "ref_commune_aliases.csv"
+CANDIDATES = SEEDS / "ref_commune_alias_candidates.csv"
+CANDIDATE_COLUMNS = [
+    "province_code",
+    "alias_key",
+    "vintage",
+    "commune_code",
+    "commune_name",
+    "commune_code_2025",
+]
 COLUMNS = [
     "province_code",
     "alias_key",
@@ -83,7 +95,7 @@ def candidates_2024(units: list[dict[str, str]], crosswalk: list[dict[str, str]]
                 yield province, match_key(name), unit, name, whole
 
 
-def build() -> list[dict[str, str]]:
+def build() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     units_2025 = read_csv("ref_admin_units_2025.csv")
     units_2024 = read_csv("ref_admin_units_2024.csv")
     crosswalk = read_csv("ref_admin_crosswalk_2025.csv")
@@ -98,7 +110,7 @@ def build() -> list[dict[str, str]]:
         for province, key, unit, name, code_2025 in rows:
             found[(province, key, vintage)].setdefault(unit["code"], (unit, name, code_2025))
 
-    out = []
+    out, candidates = [], []
     for (province, key, vintage), units in found.items():
         first = min(units.values(), key=lambda u: u[0]["code"])
         row = {"province_code": province, "alias_key": key, "vintage": vintage, "alias": first[1]}
@@ -113,6 +125,17 @@ def build() -> list[dict[str, str]]:
             }
         else:
             listed = sorted(units.values(), key=lambda u: u[0]["code"])
+            candidates += [
+                {
+                    "province_code": province,
+                    "alias_key": key,
+                    "vintage": vintage,
+                    "commune_code": unit["code"],
+                    "commune_name": unit["name"],
+                    "commune_code_2025": code_2025,
+                }
+                for unit, _, code_2025 in listed
+            ]
             row |= {
                 "status": "ambiguous",
                 "commune_code": "",
@@ -122,15 +145,17 @@ def build() -> list[dict[str, str]]:
             }
         out.append(row)
     out.sort(key=lambda r: (r["province_code"], r["alias_key"], r["vintage"]))
-    return out
+    candidates.sort(key=lambda r: (r["province_code"], r["alias_key"], r["vintage"], r["commune_code"]))
+    return out, candidates
 
 
 def main() -> None:
-    rows = build()
-    with OUT.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    rows, candidates = build()
+    for path, columns, content in ((OUT, COLUMNS, rows), (CANDIDATES, CANDIDATE_COLUMNS, candidates)):
+        with path.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(content)
     ambiguous = sum(r["status"] == "ambiguous" for r in rows)
     split = sum(r["status"] == "unique" and not r["commune_code_2025"] for r in rows)
     print(f"{OUT.relative_to(REPO)}: {len(rows)} rows ({ambiguous} ambiguous keys, {split} split communes)")

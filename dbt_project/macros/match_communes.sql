@@ -8,28 +8,36 @@
     name_key='commune_name_key',
     year=none,
     vintages=none,
-    split_is_unmatched=false
+    split_is_unmatched=false,
+    name=none
 ) -%}
+    {%- set told = 'told_apart.found = 1' if name else 'false' %}
     select
         {{ relation }}.*,
         commune_lookup.province_code as match_province_code,
         commune_lookup.vintage as match_vintage,
-        commune_lookup.commune_code as match_code,
-        commune_lookup.commune_name as match_name,
-        commune_lookup.commune_code_2025 as match_code_2025,
+        case when {{ told }} then told_apart.commune_code else commune_lookup.commune_code end as match_code,
+        case when {{ told }} then told_apart.commune_name else commune_lookup.commune_name end as match_name,
+        case
+            when {{ told }} then told_apart.commune_code_2025 else commune_lookup.commune_code_2025
+        end as match_code_2025,
         units_2025.name as match_name_2025,
         commune_lookup.candidates as match_candidates,
         case
             when commune_lookup.name_key is null then 'unknown'
-            when commune_lookup.status = 'ambiguous' then 'ambiguous'
+            when commune_lookup.status = 'ambiguous' and not {{ told }} then 'ambiguous'
             {%- if split_is_unmatched %}
-            when commune_lookup.commune_code_2025 is null then 'split'
+            when
+                (case when {{ told }} then told_apart.commune_code_2025 else commune_lookup.commune_code_2025 end)
+                is null
+                then 'split'
             {%- endif %}
             else 'matched'
         end as match_status,
         case
             when commune_lookup.status = 'unique'
                 then commune_lookup.vintage || ':' || commune_lookup.commune_code
+            when {{ told }} then commune_lookup.vintage || ':' || told_apart.commune_code
         end as match_unit_id
     from {{ relation }}
     left join (
@@ -72,8 +80,54 @@
             -- a row without a year is unknown
             and ({{ relation }}.{{ year }} >= 2025) = commune_lookup.from_2025
             {%- endif %}
+    {%- if name %}
+    left join lateral (
+        -- An ambiguous key (two units of the list share it) told apart by what the name as delivered says
+        -- beyond its key: its accents ("Tân Thanh" is not "Tân Thành") and, when it names one, its unit
+        -- type ("Phường Tân Quang" is not "Xã Tân Quang"). Only one candidate left is a match; none or
+        -- several leave the name ambiguous.
+        select
+            count(*) as found,
+            min(candidates.commune_code) as commune_code,
+            min(candidates.commune_name) as commune_name,
+            min(candidates.commune_code_2025) as commune_code_2025
+        from {{ ref('ref_commune_alias_candidates') }} as candidates
+        where
+            commune_lookup.status = 'ambiguous'
+            and candidates.province_code = commune_lookup.province_code
+            and candidates.alias_key = commune_lookup.name_key
+            and candidates.vintage = commune_lookup.vintage
+            and {{ kho_unit_bare_name('candidates.commune_name') }}
+            = {{ kho_unit_bare_name(relation ~ '.' ~ name) }}
+            and coalesce(
+                {{ kho_unit_type(relation ~ '.' ~ name) }} = {{ kho_unit_type('candidates.commune_name') }}, true
+            )
+    ) as told_apart on true
+    {%- endif %}
     left join {{ ref('ref_admin_units_2025') }} as units_2025
-        on commune_lookup.commune_code_2025 = units_2025.code
+        on
+            units_2025.code
+            = case when {{ told }} then told_apart.commune_code_2025 else commune_lookup.commune_code_2025 end
+{%- endmacro %}
+
+{#- A unit name compared as written: Unicode NFC, lower case, single spaces. -#}
+{% macro kho_unit_name_norm(expr) -%}
+    regexp_replace(lower(normalize(trim({{ expr }}), nfc)), '\s+', ' ', 'g')
+{%- endmacro %}
+
+{#- The unit type a commune-level name starts with (xã, phường, thị trấn, đặc khu; X., P., TT.), or null. -#}
+{% macro kho_unit_type(expr) -%}
+    case
+        when {{ kho_unit_name_norm(expr) }} ~ '^(xã |x\. ?)' then 'xã'
+        when {{ kho_unit_name_norm(expr) }} ~ '^(phường |p\. ?)' then 'phường'
+        when {{ kho_unit_name_norm(expr) }} ~ '^(thị trấn |tt\. ?|tt )' then 'thị trấn'
+        when {{ kho_unit_name_norm(expr) }} ~ '^đặc khu ' then 'đặc khu'
+    end
+{%- endmacro %}
+
+{#- A commune-level name without its unit type, accents kept: "Xã Tân Thanh" -> "tân thanh". -#}
+{% macro kho_unit_bare_name(expr) -%}
+    regexp_replace({{ kho_unit_name_norm(expr) }}, '^(xã |x\. ?|phường |p\. ?|thị trấn |tt\. ?|tt |đặc khu )', '')
 {%- endmacro %}
 
 {#-

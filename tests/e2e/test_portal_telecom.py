@@ -169,17 +169,22 @@ def test_every_station_delivered_is_published_or_reported_unmatched(first_run, w
         assert published[0][0] + unmatched == delivered, path.name
 
 
-def test_commune_names_resolve_and_the_ambiguous_one_is_reported(first_run, warehouse):
+def test_commune_names_resolve_even_when_two_units_share_the_key(first_run, warehouse):
     communes = dict(
         warehouse.execute(
             "select quarter, count(*) from marts.fct_digital_infrastructure group by quarter"
         ).fetchall()
     )
-    assert communes == {2: 39, 3: 40}
-    unmatched = warehouse.execute(
-        "select quarter, commune_name, match_status from intermediate.int_digital_infrastructure__unmatched"
+    assert communes == {2: 40, 3: 40}
+    assert warehouse.execute(
+        "select count(*) from intermediate.int_digital_infrastructure__unmatched"
+    ).fetchone() == (0,)
+    # "Vinh Quang" is the key of a town and of a commune of the province; the report wrote "Xã"
+    vinh_quang = warehouse.execute(
+        "select match_status, commune_code_2025, match_candidates from intermediate.int_digital_infrastructure__resolved"
+        " where commune_name = 'Xã Vinh Quang'"
     ).fetchall()
-    assert unmatched == [(2, "Xã Vinh Quang", "ambiguous")]
+    assert vinh_quang == [("matched", "02350", "01021 Thị trấn Vinh Quang; 02356 Xã Vinh Quang")]
     # a ward reported under the name of a ward merged into it (Phan Thiết -> Minh Xuân)
     minh_xuan = mart(
         warehouse,
@@ -205,9 +210,9 @@ def test_dti_scores_per_unit_with_the_assessed_years_communes(first_run, warehou
         " from marts.fct_dti_score group by 1, 2 order by 1, 2"
     ).fetchall()
     assert [(y, level, n) for y, level, n, *_ in groups] == [
-        (2023, "commune", 110),
+        (2023, "commune", 114),
         (2023, "department", 20),
-        (2024, "commune", 110),
+        (2024, "commune", 114),
         (2024, "department", 20),
     ]
     for _, level, _, low, high, worst, ranked in groups:
@@ -219,7 +224,8 @@ def test_dti_scores_per_unit_with_the_assessed_years_communes(first_run, warehou
         "select year, count(*), bool_and(match_status = 'ambiguous') from intermediate.int_dti_scores__unmatched"
         " group by 1 order by 1"
     ).fetchall()
-    assert unmatched == [(2023, 6, True), (2024, 6, True)]
+    # "Xã Tân Thành" and "Xã Tân Tiến": two former communes each of exactly that name
+    assert unmatched == [(2023, 2, True), (2024, 2, True)]
 
 
 # --- CKAN ---------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ names as (
 
 matched as (
 
-    {{ kho_match_communes('names', name_key='name_key', split_is_unmatched=true) }}
+    {{ kho_match_communes('names', name_key='name_key', name='name_delivered', split_is_unmatched=true) }}
 
 ),
 

@@ -12,7 +12,7 @@ admin_procedures as (
 -- before 1 July 2025 falls back to the commune it went into (a former commune that was divided is 'split').
 matched as (
 
-    {{ kho_match_communes('admin_procedures', split_is_unmatched=true) }}
+    {{ kho_match_communes('admin_procedures', split_is_unmatched=true, name='commune_name') }}
 
 ),
 

@@ -17,7 +17,7 @@ production as (
 
 matched_communes as (
 
-    {{ kho_match_communes('production', year='year') }}
+    {{ kho_match_communes('production', year='year', name='commune_name') }}
 
 ),
 
@@ -34,17 +34,17 @@ final as (
         commune_name_key,
         match_status,
         match_unit_id as commune_unit_id,
-        case when match_unit_id is not null then match_vintage end as commune_vintage,
         match_code as commune_code,
         match_name as commune_name,
         match_code_2025 as commune_code_2025,
         match_name_2025 as commune_name_2025,
         planted_area_ha,
         production_t,
-        -- multiplying, never dividing, keeps the numerics short: 61.4 * 0.1 is 6.14
-        coalesce(yield_tonnes_per_ha, yield_quintals_per_ha * 0.1) as yield_t_per_ha,
         yield_unit as yield_unit_delivered,
-        loaded_at
+        loaded_at,
+        case when match_unit_id is not null then match_vintage end as commune_vintage,
+        -- multiplying, never dividing, keeps the numerics short: 61.4 * 0.1 is 6.14
+        coalesce(yield_tonnes_per_ha, yield_quintals_per_ha * 0.1) as yield_t_per_ha
     from matched_communes
 
 )

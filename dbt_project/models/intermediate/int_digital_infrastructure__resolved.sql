@@ -45,10 +45,11 @@ per_name as (
 -- Reports made since the reorganisation name today's communes; a name only known from before 1 July 2025
 -- falls back to the commune it went into whole (a former commune that was divided is 'split'). A former
 -- commune's name that is also the name of another current commune of the province ("Tân Tiến") is taken as
--- the current one: match keys drop accents and carry no district, so nothing here can tell them apart.
+-- the current one: match keys drop accents and carry no district; only the name as delivered can tell them
+-- apart (kho_match_communes: its unit type or its accents).
 matched as (
 
-    {{ kho_match_communes('per_name', split_is_unmatched=true) }}
+    {{ kho_match_communes('per_name', split_is_unmatched=true, name='commune_name') }}
 
 ),
 

@@ -18,7 +18,7 @@ names as (
 
 matched as (
 
-    {{ kho_match_communes('names', name_key='name_key', year='year') }}
+    {{ kho_match_communes('names', name_key='name_key', name='name_delivered', year='year') }}
 
 ),
 

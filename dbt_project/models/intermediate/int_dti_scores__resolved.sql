@@ -12,7 +12,7 @@ dti_scores as (
 -- first (the name of a former commune is often also the name of the larger one it went into).
 matched as (
 
-    {{ kho_match_communes('dti_scores', year='year') }}
+    {{ kho_match_communes('dti_scores', year='year', name='commune_name') }}
 
 ),
 

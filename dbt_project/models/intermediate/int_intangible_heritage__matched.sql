@@ -58,7 +58,7 @@ keyed as (
 keyed_matched as (
 
     -- the province's current communes (2025 list) only
-    {{ kho_match_communes('keyed', name_key='commune_key', vintages=['2025']) }}
+    {{ kho_match_communes('keyed', name_key='commune_key', vintages=['2025'], name='commune') }}
 
 ),
 

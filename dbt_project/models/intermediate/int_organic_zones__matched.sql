@@ -26,7 +26,7 @@ latest as (
 
 latest_matched as (
 
-    {{ kho_match_communes('latest') }}
+    {{ kho_match_communes('latest', name='commune_name') }}
 
 ),
 

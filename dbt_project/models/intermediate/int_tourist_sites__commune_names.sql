@@ -16,7 +16,7 @@ names as (
 
 matched as (
 
-    {{ kho_match_communes('names', name_key='name_key', vintages=['2025']) }}
+    {{ kho_match_communes('names', name_key='name_key', name='name_delivered', vintages=['2025']) }}
 
 ),
 

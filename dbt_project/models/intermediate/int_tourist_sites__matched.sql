@@ -10,7 +10,7 @@ tourist_sites as (
 -- its province (there are dozens of "Tân Lập"), so only the warehouse's province is looked in.
 sites_matched as (
 
-    {{ kho_match_communes('tourist_sites', name_key='commune_key', vintages=['2025']) }}
+    {{ kho_match_communes('tourist_sites', name_key='commune_key', vintages=['2025'], name='commune') }}
 
 ),
 

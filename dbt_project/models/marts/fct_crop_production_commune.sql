@@ -27,9 +27,10 @@ production as (
         commune_unit_id is not null
         {%- if is_incremental() %}
         -- an empty table (built before any delivery landed) takes every load
-        and loaded_at > (
-            select coalesce(max(this_fact.loaded_at), '-infinity'::timestamptz) from {{ this }} as this_fact
-        )
+            and loaded_at > (
+                select coalesce(max(this_fact.loaded_at), '-infinity'::timestamptz)
+                from {{ this }} as this_fact
+            )
         {%- endif %}
 
 ),

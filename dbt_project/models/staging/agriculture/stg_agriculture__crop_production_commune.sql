@@ -69,28 +69,32 @@ unpivoted as (
         measures.production_t,
         measures.yield_quintals_per_ha,
         measures.yield_tonnes_per_ha,
+        renamed.loaded_at,
         -- the yield's unit, from the column the header put it in
         case
             when measures.yield_quintals_per_ha is not null and measures.yield_tonnes_per_ha is not null
                 then 'both'
             when measures.yield_tonnes_per_ha is not null then 't/ha'
             when measures.yield_quintals_per_ha is not null then 'quintals/ha'
-        end as yield_unit,
-        renamed.loaded_at
+        end as yield_unit
     from renamed
-    cross join lateral (
-        values
-        {%- for group, crop, season in groups %}
-            (
-                '{{ crop }}',
-                '{{ season }}',
-                renamed.{{ group }}_area_ha,
-                renamed.{{ group }}_production_t,
-                renamed.{{ group }}_yield_q_ha,
-                renamed.{{ group }}_yield_t_ha
-            ){{ ',' if not loop.last }}
-        {%- endfor %}
-    ) as measures (crop, season, planted_area_ha, production_t, yield_quintals_per_ha, yield_tonnes_per_ha)
+    cross join
+        lateral (
+            values
+            {%- for group, crop, season in groups %}
+                (
+                    '{{ crop }}',
+                    '{{ season }}',
+                    renamed.{{ group }}_area_ha,
+                    renamed.{{ group }}_production_t,
+                    renamed.{{ group }}_yield_q_ha,
+                    renamed.{{ group }}_yield_t_ha
+                ){{ ',' if not loop.last }}
+            {%- endfor %}
+        )
+            as measures (
+                crop, season, planted_area_ha, production_t, yield_quintals_per_ha, yield_tonnes_per_ha
+            )
     -- a crop the commune does not grow ("-" in every measure) is no row
     where
         num_nonnulls(
