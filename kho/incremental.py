@@ -19,7 +19,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from kho.dbt import manifest_path, project_dir
+from kho.dbt import manifest_path, project_dir, run_dbt
+from kho.errors import KhoError
 from kho.meta import ensure_meta_schema
 from kho.settings import Settings, settings
 
@@ -100,6 +101,10 @@ def reset_changed(
     fingerprints. Returns the models dropped, which the next dbt build builds whole."""
     s = s or settings()
     if manifest is None:
+        # the project as the builds that follow will see it (partial parsing makes this a few seconds)
+        parse = run_dbt(["parse", "--quiet"], s=s, check=False)
+        if parse.returncode != 0:
+            raise KhoError(f"dbt parse failed:\n{parse.stdout[-2000:]}{parse.stderr[-2000:]}")
         manifest = json.loads(manifest_path(s).read_text(encoding="utf-8"))
     models = incremental_models(manifest, project_dir(s))
     dropped = []

@@ -36,10 +36,17 @@ def validate(dataset_id: str, layer: str, load_id: str | None = None, s: Setting
 
 
 def data_docs(results: list[dict | None], s: Settings | None = None) -> str:
-    """Render the Data Docs pages of these validations (``validate``'s results) and the site's index."""
+    """Render the Data Docs pages of these validations (``validate``'s results) and the site's index. The
+    results are already recorded and judged: a page that cannot be rendered is reported, not fatal."""
     from kho.quality import build_data_docs
 
-    return str(build_data_docs([r["run_id"] for r in results if r and r.get("run_id")], s=s))
+    run_ids = [r["run_id"] for r in results if r and r.get("run_id")]
+    try:
+        return str(build_data_docs(run_ids, s=s))
+    except Exception as exc:  # noqa: BLE001 - GX's renderers raise anything
+        message = f"Data Docs not rendered for {', '.join(run_ids) or 'no validation'}: {exc}"
+        print(f"warning: {message}")
+        return message
 
 
 def has_landed(dataset_id: str, s: Settings | None = None) -> bool:
