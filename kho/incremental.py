@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from kho.dbt import manifest_path, project_dir, run_dbt
+from kho.dbt import project_dir, run_dbt
 from kho.errors import KhoError
 from kho.meta import ensure_meta_schema
 from kho.settings import Settings, settings
@@ -101,11 +101,13 @@ def reset_changed(
     fingerprints. Returns the models dropped, which the next dbt build builds whole."""
     s = s or settings()
     if manifest is None:
-        # the project as the builds that follow will see it (partial parsing makes this a few seconds)
-        parse = run_dbt(["parse", "--quiet"], s=s, check=False)
+        # The project as the builds that follow will see it, parsed into a target folder of its own: the
+        # project's manifest is what `kho run` compares to know whether the warehouse is up to date.
+        target = s.home / "dbt-incremental-check"
+        parse = run_dbt(["parse", "--quiet", "--target-path", str(target)], s=s, check=False)
         if parse.returncode != 0:
             raise KhoError(f"dbt parse failed:\n{parse.stdout[-2000:]}{parse.stderr[-2000:]}")
-        manifest = json.loads(manifest_path(s).read_text(encoding="utf-8"))
+        manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
     models = incremental_models(manifest, project_dir(s))
     dropped = []
     with psycopg.connect(s.warehouse_url, autocommit=True) as conn:
