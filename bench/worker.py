@@ -250,6 +250,7 @@ def pipeline(args: argparse.Namespace) -> dict:
     the inboxes (first run), put the same deliveries back and run again (second run), bring it down."""
     from kho import stack
     from kho.catalog import catalog
+    from kho.pipeline import deliver_samples
     from kho.runs import run_pipeline
     from kho.settings import settings
 
@@ -261,29 +262,12 @@ def pipeline(args: argparse.Namespace) -> dict:
     runs = []
     try:
         for attempt in ("first", "second"):
-            delivered = _fill_inboxes(ids, s)
+            delivered = sum(deliver_samples(ds_id, s) for ds_id in ids)  # as `kho demo` does
             runs.append({"run": attempt, "deliveries": delivered, **_timed_pipeline(ids, s, run_pipeline)})
     finally:
         if not args.keep:
             stack.down(s)
     return {"datasets": ids, "stack_up_s": up_seconds, "runs": runs}
-
-
-def _fill_inboxes(ids: list[str], s) -> int:
-    """Copy the bundled sample deliveries into the inboxes, as ``kho demo`` does."""
-    import shutil
-
-    count = 0
-    for ds_id in ids:
-        samples = s.repo / "samples" / ds_id
-        if samples.is_dir():
-            inbox = s.inbox_dir / ds_id
-            inbox.mkdir(parents=True, exist_ok=True)
-            for f in sorted(samples.iterdir()):
-                if f.is_file():
-                    shutil.copy2(f, inbox / f.name)
-                    count += 1
-    return count
 
 
 def _timed_pipeline(ids: list[str], s, run_pipeline) -> dict:

@@ -4,7 +4,6 @@ clear exit code (0 fine, 1 refused or failed, 2 usage error) and one-line errors
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -173,6 +172,7 @@ def access() -> None:
 @app.command()
 def demo() -> None:
     """Start everything, drop the bundled sample deliveries into the inboxes, run the pipeline, summarise."""
+    from kho.pipeline import deliver_samples
     from kho.runs import run_pipeline
     from kho.stack import up as stack_up
     from kho.status import print_summary
@@ -183,13 +183,7 @@ def demo() -> None:
     except KhoError as exc:
         fail(str(exc))
     for ds_id in sorted(catalog().datasets):
-        samples = s.repo / "samples" / ds_id
-        if samples.is_dir():
-            inbox = s.inbox_dir / ds_id
-            inbox.mkdir(parents=True, exist_ok=True)
-            for f in sorted(samples.iterdir()):
-                if f.is_file():
-                    shutil.copy2(f, inbox / f.name)
+        deliver_samples(ds_id, s)
     ok = run_pipeline(sorted(catalog().datasets), echo=lambda m: out.print(m, highlight=False, markup=False))
     print_summary(out)
     out.print(f"services left running; addresses in {s.services_env}; stop them with `make down`")

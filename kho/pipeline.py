@@ -11,6 +11,23 @@ from kho.land import LoadReport, ingest_inbox
 from kho.settings import Settings, settings
 
 
+def deliver_samples(dataset_id: str, s: Settings | None = None) -> int:
+    """Copy the repository's sample deliveries of the dataset (``samples/<dataset>/``, files only) into its
+    inbox, as an agency would drop them; how many. What `kho demo` does before running the pipeline."""
+    import shutil
+
+    s = s or settings()
+    samples = s.repo / "samples" / dataset_id
+    if not samples.is_dir():
+        return 0
+    inbox = s.inbox_dir / dataset_id
+    inbox.mkdir(parents=True, exist_ok=True)
+    files = [f for f in sorted(samples.iterdir()) if f.is_file()]
+    for f in files:
+        shutil.copy2(f, inbox / f.name)
+    return len(files)
+
+
 def land_inbox(dataset_id: str, s: Settings | None = None) -> list[dict]:
     """Land every waiting delivery; a list of load reports (as dicts, for XCom)."""
     return [r.as_dict() for r in ingest_inbox(dataset_id, s)]

@@ -14,18 +14,9 @@ from psycopg import sql
 
 from kho import agency_api, portal_demo
 from kho.catalog import catalog
+from kho.pipeline import deliver_samples
 from kho.runs import last_run_tasks, run_pipeline
-from kho.settings import REPO, Settings
-
-
-def deliver_samples(s: Settings, dataset_id: str) -> None:
-    """The dataset's sample deliveries into its inbox, as `kho demo` drops them."""
-    samples = REPO / "samples" / dataset_id
-    inbox = s.inbox_dir / dataset_id
-    inbox.mkdir(parents=True, exist_ok=True)
-    for path in sorted(samples.iterdir()) if samples.is_dir() else []:
-        if path.is_file():
-            shutil.copy2(path, inbox / path.name)
+from kho.settings import Settings
 
 
 @dataclass
@@ -87,7 +78,7 @@ def pipeline(stack, warehouse, ckan) -> PipelineRun:
     start_from_nothing(s, warehouse, ckan)
     datasets = sorted(catalog().datasets)
     for dataset_id in datasets:
-        deliver_samples(s, dataset_id)
+        deliver_samples(dataset_id, s)
     messages: list[str] = []
     ok = run_pipeline(datasets, s, echo=messages.append)
     states = {dag: last_run_tasks(dag, s) for dag in [*(f"ingest__{d}" for d in datasets), "warehouse"]}

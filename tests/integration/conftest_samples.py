@@ -17,8 +17,7 @@ from kho import portal_demo
 from kho.catalog import catalog
 from kho.connectors import fetch
 from kho.dbt import run_dbt
-from kho.pipeline import land_inbox, refused
-from kho.settings import REPO
+from kho.pipeline import deliver_samples, land_inbox, refused
 
 # Every dataset but intangible_heritage: the KPI marts' and the commune-name datasets.
 DATASETS = [
@@ -46,13 +45,8 @@ def sample_warehouse(stack, warehouse, tmp_path_factory):
                 sql.SQL("delete from {} where dataset = %s").format(sql.Identifier("kho_meta", table)),
                 [dataset_id],
             )
-        inbox = s.inbox_dir / dataset_id
-        shutil.rmtree(inbox, ignore_errors=True)
-        inbox.mkdir(parents=True)
-        samples = REPO / "samples" / dataset_id
-        for path in sorted(samples.iterdir()) if samples.is_dir() else []:
-            if path.is_file():
-                shutil.copy2(path, inbox / path.name)  # as `kho demo` drops them
+        shutil.rmtree(s.inbox_dir / dataset_id, ignore_errors=True)
+        deliver_samples(dataset_id, s)  # as `kho demo` drops them
         fetch(ds, s)  # the portal database and the tourist-site API; nothing for inbox datasets
         reports = land_inbox(dataset_id, s)
         assert reports and not refused(reports), f"{dataset_id}: {reports}"
