@@ -16,13 +16,18 @@ def last_run_id(dag_id: str, s: Settings) -> int | None:
     return row[0] if row else None
 
 
+def _latest_run(db: sqlite3.Connection, dag_id: str, after: int | None = None) -> tuple[str, str] | None:
+    """(run id, state) of the DAG's latest run newer than run ``after`` (by row id), if there is one."""
+    return db.execute(
+        "select run_id, state from dag_run where dag_id = ? and id > ? order by id desc limit 1",
+        [dag_id, after or 0],
+    ).fetchone()
+
+
 def last_run_state(dag_id: str, s: Settings, after: int | None = None) -> tuple[str, list[str]]:
     """State of the DAG's latest run (if newer than run ``after``) and the ids of its failed tasks."""
     with sqlite3.connect(s.airflow_home / "airflow.db") as db:
-        row = db.execute(
-            "select run_id, state from dag_run where dag_id = ? and id > ? order by id desc limit 1",
-            [dag_id, after or 0],
-        ).fetchone()
+        row = _latest_run(db, dag_id, after)
         if row is None:
             return "missing", []
         failed = [
@@ -39,9 +44,7 @@ def last_run_state(dag_id: str, s: Settings, after: int | None = None) -> tuple[
 def last_run_tasks(dag_id: str, s: Settings) -> dict[str, str]:
     """Task id -> state in the DAG's latest run; empty if it never ran."""
     with sqlite3.connect(s.airflow_home / "airflow.db") as db:
-        row = db.execute(
-            "select run_id from dag_run where dag_id = ? order by id desc limit 1", [dag_id]
-        ).fetchone()
+        row = _latest_run(db, dag_id)
         if row is None:
             return {}
         query = "select task_id, state from task_instance where dag_id = ? and run_id = ?"
