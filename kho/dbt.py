@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from kho.errors import KhoError
 from kho.settings import Settings, settings
 
 
@@ -46,3 +49,12 @@ def run_dbt(args: list[str], s: Settings | None = None, check: bool = True) -> s
 
 def manifest_path(s: Settings | None = None):
     return project_dir(s) / "target" / "manifest.json"
+
+
+def parse_manifest(target: Path, s: Settings | None = None) -> dict:
+    """``dbt parse`` of the project into the target folder ``target``; the manifest. Partial parsing keeps a
+    second parse into the same folder to a few seconds."""
+    result = run_dbt(["parse", "--quiet", "--target-path", str(target)], s=s, check=False)
+    if result.returncode != 0:
+        raise KhoError(f"dbt parse failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+    return json.loads((target / "manifest.json").read_text(encoding="utf-8"))

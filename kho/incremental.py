@@ -19,8 +19,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from kho.dbt import project_dir, run_dbt
-from kho.errors import KhoError
+from kho.dbt import parse_manifest, project_dir
 from kho.meta import ensure_meta_schema
 from kho.settings import Settings, settings
 
@@ -33,29 +32,17 @@ class IncrementalModel:
     fingerprint: str
 
 
-def _macro_ids(manifest: dict, macro_ids: list[str]) -> set[str]:
-    """The macros given and every macro they call, transitively."""
+def _reachable(entries: dict, start: list[str], edge: str) -> set[str]:
+    """``start`` and every entry its ``depends_on[edge]`` lists lead to, transitively, among ``entries``
+    (a manifest's nodes or macros; sources are not nodes, so they are left out: data, not code)."""
     found: set[str] = set()
-    todo = list(macro_ids)
-    while todo:
-        macro_id = todo.pop()
-        if macro_id in found or macro_id not in manifest["macros"]:
-            continue
-        found.add(macro_id)
-        todo.extend(manifest["macros"][macro_id]["depends_on"].get("macros", []))
-    return found
-
-
-def _upstream(manifest: dict, node_id: str) -> set[str]:
-    """The node and every model and seed upstream of it (sources are data, not code)."""
-    found: set[str] = set()
-    todo = [node_id]
+    todo = list(start)
     while todo:
         current = todo.pop()
-        if current in found or current not in manifest["nodes"]:
+        if current in found or current not in entries:
             continue
         found.add(current)
-        todo.extend(manifest["nodes"][current]["depends_on"].get("nodes", []))
+        todo.extend(entries[current]["depends_on"].get(edge, []))
     return found
 
 
@@ -66,8 +53,8 @@ def fingerprint(manifest: dict, node_id: str, project: Path) -> str:
     columns = [(c["name"], c.get("data_type")) for c in node.get("columns", {}).values()]
     digest.update(json.dumps([columns, node["config"]], sort_keys=True, default=str).encode())
     digest.update((project / "dbt_project.yml").read_bytes())  # the vars (kho_province_code...)
-    macros: set[str] = set()
-    for upstream_id in sorted(_upstream(manifest, node_id)):
+    upstream_ids = _reachable(manifest["nodes"], [node_id], "nodes")
+    for upstream_id in sorted(upstream_ids):
         upstream = manifest["nodes"][upstream_id]
         digest.update(upstream_id.encode())
         if upstream["resource_type"] == "seed":
@@ -75,8 +62,8 @@ def fingerprint(manifest: dict, node_id: str, project: Path) -> str:
             digest.update((project / upstream["original_file_path"]).read_bytes())
         else:
             digest.update(upstream["checksum"]["checksum"].encode())
-        macros |= _macro_ids(manifest, upstream["depends_on"].get("macros", []))
-    for macro_id in sorted(macros):
+    called = [m for i in upstream_ids for m in manifest["nodes"][i]["depends_on"].get("macros", [])]
+    for macro_id in sorted(_reachable(manifest["macros"], called, "macros")):
         digest.update(macro_id.encode() + manifest["macros"][macro_id]["macro_sql"].encode())
     return digest.hexdigest()
 
@@ -103,11 +90,7 @@ def reset_changed(
     if manifest is None:
         # The project as the builds that follow will see it, parsed into a target folder of its own: the
         # project's manifest is what `kho run` compares to know whether the warehouse is up to date.
-        target = s.home / "dbt-incremental-check"
-        parse = run_dbt(["parse", "--quiet", "--target-path", str(target)], s=s, check=False)
-        if parse.returncode != 0:
-            raise KhoError(f"dbt parse failed:\n{parse.stdout[-2000:]}{parse.stderr[-2000:]}")
-        manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+        manifest = parse_manifest(s.home / "dbt-incremental-check", s)
     models = incremental_models(manifest, project_dir(s))
     dropped = []
     with psycopg.connect(s.warehouse_url, autocommit=True) as conn:

@@ -7,10 +7,7 @@ Reads the manifest of a fresh ``dbt parse`` (no database needed). Each test list
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
-
-import pytest
 
 from kho.access import (
     AGENCY_GROUP,
@@ -21,7 +18,6 @@ from kho.access import (
     readers_for,
 )
 from kho.catalog import catalog, load_catalog
-from kho.dbt import run_dbt
 from kho.settings import REPO
 
 SCRIPT = REPO / "scripts" / "sync_dbt_from_catalog.py"
@@ -35,14 +31,6 @@ def _sync_module():
 
 
 sync = _sync_module()
-
-
-@pytest.fixture(scope="module")
-def manifest(tmp_path_factory) -> dict:
-    target = tmp_path_factory.mktemp("dbt-target")
-    result = run_dbt(["parse", "--quiet", "--target-path", str(target)], check=False)
-    assert result.returncode == 0, f"dbt parse failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
-    return json.loads((target / "manifest.json").read_text(encoding="utf-8"))
 
 
 def models(manifest: dict) -> dict[str, dict]:

@@ -4,23 +4,14 @@ with changes (its SQL or contract, a model, seed or macro upstream), and only th
 from __future__ import annotations
 
 import copy
-import json
 import shutil
 
 import pytest
 
-from kho.dbt import project_dir, run_dbt
+from kho.dbt import project_dir
 from kho.incremental import fingerprint, incremental_models
 
 FACT = "model.kho.fct_crop_production_commune"
-
-
-@pytest.fixture(scope="module")
-def manifest(tmp_path_factory) -> dict:
-    target = tmp_path_factory.mktemp("dbt-target")
-    result = run_dbt(["parse", "--quiet", "--target-path", str(target)], check=False)
-    assert result.returncode == 0, f"dbt parse failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
-    return json.loads((target / "manifest.json").read_text(encoding="utf-8"))
 
 
 def test_the_commune_crop_fact_is_the_incremental_model(manifest):
