@@ -11,24 +11,34 @@
     split_is_unmatched=false,
     name=none
 ) -%}
+    {%- set told = 'told_apart.found = 1' if name else 'false' %}
     select
         {{ relation }}.*,
         commune_lookup.province_code as match_province_code,
         commune_lookup.vintage as match_vintage,
-        denoted.commune_code as match_code,
-        denoted.commune_name as match_name,
-        denoted.commune_code_2025 as match_code_2025,
+        case when {{ told }} then told_apart.commune_code else commune_lookup.commune_code end as match_code,
+        case when {{ told }} then told_apart.commune_name else commune_lookup.commune_name end as match_name,
+        case
+            when {{ told }} then told_apart.commune_code_2025 else commune_lookup.commune_code_2025
+        end as match_code_2025,
         units_2025.name as match_name_2025,
         commune_lookup.candidates as match_candidates,
         case
             when commune_lookup.name_key is null then 'unknown'
-            when denoted.commune_code is null then 'ambiguous'
+            when commune_lookup.status = 'ambiguous' and not {{ told }} then 'ambiguous'
             {%- if split_is_unmatched %}
-            when denoted.commune_code_2025 is null then 'split'
+            when
+                (case when {{ told }} then told_apart.commune_code_2025 else commune_lookup.commune_code_2025 end)
+                is null
+                then 'split'
             {%- endif %}
             else 'matched'
         end as match_status,
-        commune_lookup.vintage || ':' || denoted.commune_code as match_unit_id
+        case
+            when commune_lookup.status = 'unique'
+                then commune_lookup.vintage || ':' || commune_lookup.commune_code
+            when {{ told }} then commune_lookup.vintage || ':' || told_apart.commune_code
+        end as match_unit_id
     from {{ relation }}
     left join (
         -- one alias per name key (and, with a year, per list preferred): the preferred list's, else the
@@ -70,20 +80,14 @@
             -- a row without a year is unknown
             and ({{ relation }}.{{ year }} >= 2025) = commune_lookup.from_2025
             {%- endif %}
+    {%- if name %}
     left join lateral (
-        -- The unit the name denotes: the alias's when one unit of the list has the key.
-        select
-            commune_lookup.commune_code,
-            commune_lookup.commune_name,
-            commune_lookup.commune_code_2025
-        where commune_lookup.status = 'unique'
-        {%- if name %}
-        union all
         -- An ambiguous key (two units of the list share it) told apart by what the name as delivered says
         -- beyond its key: its accents ("Tân Thanh" is not "Tân Thành") and, when it names one, its unit
         -- type ("Phường Tân Quang" is not "Xã Tân Quang"). Only one candidate left is a match; none or
         -- several leave the name ambiguous.
         select
+            count(*) as found,
             min(candidates.commune_code) as commune_code,
             min(candidates.commune_name) as commune_name,
             min(candidates.commune_code_2025) as commune_code_2025
@@ -98,11 +102,12 @@
             and coalesce(
                 {{ kho_unit_type(relation ~ '.' ~ name) }} = {{ kho_unit_type('candidates.commune_name') }}, true
             )
-        having count(*) = 1
-        {%- endif %}
-    ) as denoted on true
+    ) as told_apart on true
+    {%- endif %}
     left join {{ ref('ref_admin_units_2025') }} as units_2025
-        on denoted.commune_code_2025 = units_2025.code
+        on
+            units_2025.code
+            = case when {{ told }} then told_apart.commune_code_2025 else commune_lookup.commune_code_2025 end
 {%- endmacro %}
 
 {#- A unit name compared as written: Unicode NFC, lower case, single spaces. -#}
@@ -110,28 +115,19 @@
     regexp_replace(lower(normalize(trim({{ expr }}), nfc)), '\s+', ' ', 'g')
 {%- endmacro %}
 
-{#- The unit types a commune-level name may start with, and how each is written (full or abbreviated). -#}
-{% macro kho_unit_type_prefixes() -%}
-    {{ return({
-        'xã': 'xã |x\\. ?',
-        'phường': 'phường |p\\. ?',
-        'thị trấn': 'thị trấn |tt\\. ?|tt ',
-        'đặc khu': 'đặc khu ',
-    }) }}
-{%- endmacro %}
-
 {#- The unit type a commune-level name starts with (xã, phường, thị trấn, đặc khu; X., P., TT.), or null. -#}
 {% macro kho_unit_type(expr) -%}
     case
-        {%- for unit_type, written in kho_unit_type_prefixes().items() %}
-        when {{ kho_unit_name_norm(expr) }} ~ '^({{ written }})' then '{{ unit_type }}'
-        {%- endfor %}
+        when {{ kho_unit_name_norm(expr) }} ~ '^(xã |x\. ?)' then 'xã'
+        when {{ kho_unit_name_norm(expr) }} ~ '^(phường |p\. ?)' then 'phường'
+        when {{ kho_unit_name_norm(expr) }} ~ '^(thị trấn |tt\. ?|tt )' then 'thị trấn'
+        when {{ kho_unit_name_norm(expr) }} ~ '^đặc khu ' then 'đặc khu'
     end
 {%- endmacro %}
 
 {#- A commune-level name without its unit type, accents kept: "Xã Tân Thanh" -> "tân thanh". -#}
 {% macro kho_unit_bare_name(expr) -%}
-    regexp_replace({{ kho_unit_name_norm(expr) }}, '^({{ kho_unit_type_prefixes().values() | join("|") }})', '')
+    regexp_replace({{ kho_unit_name_norm(expr) }}, '^(xã |x\. ?|phường |p\. ?|thị trấn |tt\. ?|tt |đặc khu )', '')
 {%- endmacro %}
 
 {#-
