@@ -3,9 +3,10 @@
 The expectations are data: ``expectations/<dataset>/<layer>.yml`` lists GX expectation types with their
 arguments, a severity and a reason (see ``expectations/README.md``). :func:`validate` turns a suite file into
 the usual GX 1.x objects (Data Source -> Data Asset -> Batch Definition, Expectation Suite, Validation
-Definition, Checkpoint with a Data Docs action), runs the Checkpoint once with every metric computed in
-PostgreSQL (counts only), fetches a few unexpected values for the expectations that failed, and records
-the outcome in ``kho_meta.quality_runs``.
+Definition, Checkpoint), runs the Checkpoint once with every metric computed in PostgreSQL (counts only),
+fetches a few unexpected values for the expectations that failed, and records the outcome in
+``kho_meta.quality_runs``. :func:`build_data_docs` renders the Data Docs pages of a task's or a run's
+validations together.
 
 A critical failure makes the result unsuccessful, which is what the publisher refuses to publish; a warning
 is only reported. The GX project lives in ``$KHO_HOME/gx``. Its objects are rebuilt from the repository on
@@ -443,7 +444,7 @@ def _checkpoint(context: AbstractDataContext, dataset_id: str, layer: Layer, by_
         gx.Checkpoint(
             name=name,
             validation_definitions=[definition],
-            # No Data Docs action: rendering a page costs about a second (GX loads its templates anew
+            # No Data Docs action: rendering a page costs up to a second (GX loads its templates anew
             # each time), so the pages of a DAG run's validations are rendered together afterwards
             # (:func:`build_data_docs`: once per ingest task, once per warehouse run).
             actions=[],
