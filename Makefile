@@ -12,18 +12,19 @@ TEST_ENV := KHO_HOME=$(CURDIR)/.kho/test KHO_PORT_BASE=$(TEST_PORT_BASE)
 install:
 	@scripts/install.sh
 
+# The demo: Kho's services, the stand-ins for agency systems, the samples delivered and run (demo/).
 demo: install
-	@$(KHO) demo
+	@$(PY) -m demo run
 
 up: install
-	@$(KHO) up
+	@$(PY) -m demo up
 
 down:
 	@if [ -x $(KHO) ]; then $(KHO) down; $(TEST_ENV) $(KHO) down >/dev/null; fi
 
 # The whole suite against real services started for it (and stopped afterwards).
 test: install
-	@$(TEST_ENV) $(KHO) up
+	@$(TEST_ENV) $(PY) -m demo up
 	@status=0; $(TEST_ENV) $(PY) -m pytest -q $(PYTEST_ARGS) || status=$$?; \
 	  $(TEST_ENV) $(KHO) down >/dev/null; exit $$status
 
@@ -35,7 +36,7 @@ test-fast: install
 lint: up
 	@.kho/venvs/main/bin/ruff check .
 	@.kho/venvs/main/bin/ruff format --check .
-	@set -a; eval "$$($(PY) -c 'from kho.dbt import dbt_env; [print(f"{k}={v}") for k, v in dbt_env().items()]')"; \
+	@set -a; eval "$$($(PY) -c 'from kho.conforming.dbt import dbt_env; [print(f"{k}={v}") for k, v in dbt_env().items()]')"; \
 	  .kho/venvs/dbt/bin/sqlfluff lint dbt_project/models
 
 format: install
@@ -43,7 +44,7 @@ format: install
 	@.kho/venvs/main/bin/ruff format -q .
 
 bench: install
-	@$(KHO) up
+	@$(PY) -m demo up
 	@$(PY) -m bench
 
 # Regenerate dbt groups, grants, exposures and source freshness from the catalog (after adding a dataset).
@@ -52,10 +53,10 @@ sync: install
 
 # The shared-table catalog agencies browse (dbt docs), written to .kho/docs/static_index.html.
 docs: up
-	@set -a; eval "$$($(PY) -c 'from kho.dbt import dbt_env; [print(f"{k}={v}") for k, v in dbt_env().items()]')"; \
+	@set -a; eval "$$($(PY) -c 'from kho.conforming.dbt import dbt_env; [print(f"{k}={v}") for k, v in dbt_env().items()]')"; \
 	  cd dbt_project && ../.kho/venvs/dbt/bin/dbt docs generate --static --target-path $(CURDIR)/.kho/docs
 
 # The Airflow UI (airflow standalone) on the demo's state, in the foreground.
 airflow: up
-	@set -a; eval "$$($(PY) -c 'from kho.airflow import airflow_env; [print(f"{k}={v!r}") for k, v in airflow_env().items()]')"; \
+	@set -a; eval "$$($(PY) -c 'from kho.operations.airflow import airflow_env; [print(f"{k}={v!r}") for k, v in airflow_env().items()]')"; \
 	  exec setsid .kho/venvs/main/bin/airflow standalone

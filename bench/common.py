@@ -120,8 +120,8 @@ NOTES = ["Tạm ngừng hoạt động", "Mới thành lập trong năm", "Chuy�
 
 def area_names() -> tuple[str, list[str]]:
     """(match level, official names a delivery may carry): communes when Kho knows them, else provinces."""
-    from kho.areas import known_names
-    from kho.names import match_key
+    from kho.landing.areas import known_names
+    from kho.landing.names import match_key
 
     for level in ("commune", "province"):
         known = known_names(level)
@@ -290,7 +290,7 @@ class RssSampler:
 
 def ensure_postgres() -> str:
     """Start Kho's PostgreSQL if it is not running (or use KHO_POSTGRES_URL); the warehouse URL."""
-    from kho.services import ensure_database, start_postgres
+    from kho.operations.services import ensure_database, start_postgres
     from kho.settings import settings
 
     start_postgres()

@@ -3,7 +3,7 @@
 Benchmarks 8 and 9 fill tables of millions of rows into the very schemas the pipeline uses (``marts``,
 ``raw_agriculture``): in a database of their own, next to the warehouse, nobody's demo or test data is
 touched. Kho's code takes the database from ``Settings.warehouse_url``; :class:`DatabaseSettings` names
-another database there and changes nothing else, so ``kho.quality.validate`` and ``kho.dbt.run_dbt`` run
+another database there and changes nothing else, so ``kho.validating.quality.validate`` and ``kho.conforming.dbt.run_dbt`` run
 exactly as in the pipeline.
 """
 
@@ -31,7 +31,7 @@ class DatabaseSettings(Settings):
 
 def fresh(database: str, home: Path | None = None) -> DatabaseSettings:
     """Start Kho's PostgreSQL if needed, create ``database`` afresh; settings whose warehouse it is."""
-    from kho.services import start_postgres
+    from kho.operations.services import start_postgres
     from kho.settings import settings
 
     current = settings()

@@ -4,9 +4,9 @@ full refresh.
 The fact is fed by per-delivery raw loads (``raw_agriculture.crop_production_commune``, one row per commune
 of a sheet, wide as printed) through a staging view and an intermediate view that matches commune names
 and keeps, per year, season, crop and commune, the latest load's figures. The benchmark runs in a database
-of its own on Kho's PostgreSQL (``bench/database.py``): the raw table as ``kho.land`` creates it, the
+of its own on Kho's PostgreSQL (``bench/database.py``): the raw table as ``kho.landing.land`` creates it, the
 reference seeds the fact needs (``dbt seed``), then generated deliveries landed with COPY, exactly as
-``kho.land`` leaves them (provenance columns, name keys):
+``kho.landing.land`` leaves them (provenance columns, name keys):
 
 * one delivery per year, each a workbook of three sheets ("Vụ Đông Xuân <year>": spring paddy and
   maize; "Vụ Mùa <year>": main-season paddy; "Năm <year>": maize, cassava, peanuts, tea), one row per
@@ -107,7 +107,7 @@ def small(opts: argparse.Namespace) -> None:
 @dataclass(frozen=True)
 class Commune:
     name: str  # the official name, as a table writes it
-    key: str  # kho.names.match_key of it, as kho.land stores it
+    key: str  # kho.landing.names.match_key of it, as kho.landing.land stores it
 
 
 def communes(conn, province_code: str) -> dict[bool, list[Commune]]:
@@ -211,7 +211,7 @@ COLUMNS = [
 
 
 class Deliveries:
-    """COPY text of deliveries as kho.land lands them: provenance, the sheet, the name, its key, figures."""
+    """COPY text of deliveries as kho.landing.land lands them: provenance, the sheet, the name, its key, figures."""
 
     def __init__(self, plan: Plan):
         self.plan = plan
@@ -284,7 +284,7 @@ class Dbt:
         self.s, self.target, self.logs = s, workdir / "dbt-target", workdir / "dbt-logs"
 
     def __call__(self, *args: str) -> dict:
-        from kho.dbt import run_dbt
+        from kho.conforming.dbt import run_dbt
 
         log = self.logs / "dbt.log"
         offset = log.stat().st_size if log.exists() else 0
@@ -353,13 +353,13 @@ def fact_digest(conn) -> dict:
 
 
 def prepare(s, workdir: Path) -> Dbt:
-    """The benchmark database: roles dbt grants to, the raw table as kho.land makes it, the seeds."""
+    """The benchmark database: roles dbt grants to, the raw table as kho.landing.land makes it, the seeds."""
     import psycopg
 
     from bench.database import ensure_group_roles
-    from kho.access import AGENCY_GROUP, OPEN_READER
     from kho.catalog import catalog
-    from kho.land import ensure_raw_table
+    from kho.conforming.access import AGENCY_GROUP, OPEN_READER
+    from kho.landing.land import ensure_raw_table
 
     ensure_group_roles(s, [AGENCY_GROUP, OPEN_READER])
     with psycopg.connect(s.warehouse_url) as conn:

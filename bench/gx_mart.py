@@ -9,7 +9,7 @@ documents, plausible areas and yields with production = area x yield; a few rows
 plausibility bands or disagree by more than 5%, so the warnings fire as they do on real data, and no
 critical expectation fails.
 
-Kho: ``kho.quality.validate("crop_production_commune", "mart")``, the function the warehouse DAG calls,
+Kho: ``kho.validating.quality.validate("crop_production_commune", "mart")``, the function the warehouse DAG calls,
 with the repository's suite ``expectations/crop_production_commune/mart.yml``: the GX objects rebuilt from
 the suite file, one Checkpoint run with every metric computed in PostgreSQL, a few unexpected values of
 each failed expectation, the result written to ``kho_meta.quality_runs`` (the Data Docs page is rendered
@@ -19,7 +19,7 @@ the project exists. GX's SQL statements are timed by kind (SQLAlchemy events) to
 
 Baseline: :data:`CHECKS_SQL`, one query written by hand that computes every expectation of the same suite
 (counts of rows breaking each, and the row count), best of ``--gx-repeat`` after one
-warm-up run, in a session with the settings ``kho.quality`` gives GX's (``SESSION_OPTIONS``). The two
+warm-up run, in a session with the settings ``kho.validating.quality`` gives GX's (``SESSION_OPTIONS``). The two
 sides' runs alternate (the machine is shared). The benchmark fails unless both find the same expectations
 failing with the same counts.
 """
@@ -275,7 +275,7 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
 def _measure(opts: argparse.Namespace, s) -> dict:
     import psycopg
 
-    from kho.quality import (
+    from kho.validating.quality import (
         SESSION_OPTIONS,
         build_data_docs,
         read_suite_file,
@@ -304,7 +304,7 @@ def _measure(opts: argparse.Namespace, s) -> dict:
     def gx():
         return validate(DATASET, "mart", s=s)
 
-    def sql():  # in a session set up as kho.quality sets up GX's (work_mem)
+    def sql():  # in a session set up as kho.validating.quality sets up GX's (work_mem)
         with psycopg.connect(s.warehouse_url, options=SESSION_OPTIONS) as conn:
             return sql_checks(conn, max_year)
 
@@ -322,7 +322,7 @@ def _measure(opts: argparse.Namespace, s) -> dict:
     print(f"  GX {min(gx_times):.2f} s (first call {gx_first:.2f} s), SQL {min(sql_times):.2f} s", flush=True)
 
     # Rendering the Data Docs pages is not part of a validation: the DAGs do it once per task or run for
-    # all of theirs (kho.quality.build_data_docs). Timed apart, for the last run's page.
+    # all of theirs (kho.validating.quality.build_data_docs). Timed apart, for the last run's page.
     docs_s, _ = _timed(lambda: build_data_docs([result.run_id], s=s))
     ours, theirs = gx_findings(result), sql_findings(counts, entries)
     if ours != theirs:
@@ -334,7 +334,7 @@ def _measure(opts: argparse.Namespace, s) -> dict:
         "name": NAME,
         "title": f"Great Expectations on a {rows:,}-row mart against one SQL query",
         "sizes": {"rows": rows, "table_mb": round(size / 2**20), "expectations": len(entries)},
-        "project": {"label": "kho.quality.validate", "value": gx_s, "unit": "s"},
+        "project": {"label": "kho.validating.quality.validate", "value": gx_s, "unit": "s"},
         "baseline": {"label": "one SQL query", "value": sql_s, "unit": "s"},
         "ratio": round(ratio, 2),
         "ratio_meaning": "validate() time / the SQL query's time",

@@ -1,10 +1,10 @@
-"""Benchmark 1: landing a generated CSV delivery with ``kho.land.ingest_file`` against ``psql \\copy``.
+"""Benchmark 1: landing a generated CSV delivery with ``kho.landing.land.land_file`` against ``psql \\copy``.
 
 Both load the very same file into a table of the same shape in the same warehouse: the raw table Kho
 creates (provenance columns, the catalog's columns, the name key, the index on ``_load_id``), and for psql a
 copy of it whose provenance and key columns take defaults, since psql only copies the file's columns.
-Kho's figure is the whole ``ingest_file`` call: archive (sha256 + copy), decode, read, convert, match names,
-COPY, commit (this clean export takes the set-based path, ``kho.bulk``). When Kho is below the target, a
+Kho's figure is the whole ``land_file`` call: archive (sha256 + copy), decode, read, convert, match names,
+COPY, commit (this clean export takes the set-based path, ``kho.landing.bulk``). When Kho is below the target, a
 smaller file goes through the row-by-row path stage by stage, then under cProfile, to show where that
 path's time goes.
 """
@@ -68,10 +68,10 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
     result = {
         "benchmark": NUMBER,
         "name": "land_csv",
-        "title": "Landing a CSV delivery: kho.land.ingest_file vs psql \\copy",
+        "title": "Landing a CSV delivery: kho.landing.land.land_file vs psql \\copy",
         "sizes": {"rows": rows, "bytes": generated["bytes"], "match": level},
         "project": {
-            "label": "ingest_file",
+            "label": "land_file",
             "value": round(kho_rate),
             "unit": "rows/s",
             "seconds": round(landed["seconds"], 2),
@@ -96,7 +96,7 @@ def _psql_copy(url: str, delivery: Path) -> float:
     """Create the baseline table (the raw table's shape) and time psql's client-side COPY of the file."""
     import psycopg
 
-    from kho.land import PG_TYPES, PROVENANCE
+    from kho.landing.land import PG_TYPES, PROVENANCE
 
     defaults = {
         "_load_id": "'psql'",

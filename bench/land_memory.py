@@ -1,7 +1,7 @@
 """Benchmark 3: peak memory of the process landing a large CSV delivery (default 1 GB).
 
 The file is generated in batches (the generator holds a few MB whatever the size). The landing runs in a
-child process (``ingest_file``, as the ingest DAG's task calls it); its peak resident memory is taken from
+child process (``land_file``, as the landing DAG's task calls it); its peak resident memory is taken from
 ``wait4`` for that one child (ru_maxrss: a short spike cannot be missed), and /proc is polled meanwhile
 for the steady level. The baseline is the same landing of a file a tenth the size: a peak that grows
 with the file would show in the ratio. PostgreSQL's own memory (its server process) is not counted: it

@@ -1,8 +1,8 @@
-"""Benchmark 5: parsing ``dags/kho_ingest.py`` with the catalog scaled to 8, 50, 100 and 200 datasets.
+"""Benchmark 5: parsing ``dags/kho_land.py`` with the catalog scaled to 8, 50, 100 and 200 datasets.
 
 Each catalog holds copies of the generic dataset entry under different ids, spread over ten agencies, all
 valid against the schema. For each size a fresh process, with Kho's Airflow environment
-(``kho.airflow.airflow_env``) and ``KHO_CATALOG_DIR`` naming that catalog, imports Airflow (not timed: the
+(``kho.operations.airflow.airflow_env``) and ``KHO_CATALOG_DIR`` naming that catalog, imports Airflow (not timed: the
 DAG processor has it loaded), then parses the file with ``DagBag`` (timed: importing Kho's modules,
 reading and validating the catalog, building one DAG per dataset) and serializes its DAGs as the DAG
 processor does before storing them (timed separately). The best of ``--parse-repeat`` processes is kept.
@@ -45,11 +45,11 @@ def small(opts: argparse.Namespace) -> None:
 
 
 def run(opts: argparse.Namespace, workdir: Path) -> dict:
-    from kho.airflow import airflow_env
+    from kho.operations.airflow import airflow_env
 
     level, _ = common.area_names()
     sizes = sorted({int(n) for n in str(opts.catalog_sizes).split(",") if n.strip()})
-    dag_file = common.REPO / "dags" / "kho_ingest.py"
+    dag_file = common.REPO / "dags" / "kho_land.py"
     base_env = airflow_env()
     by_size: dict[int, dict] = {}
     for size in sizes:
@@ -85,7 +85,7 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
     result = {
         "benchmark": NUMBER,
         "name": "parse_dags",
-        "title": f"Parsing dags/kho_ingest.py with {last} datasets",
+        "title": f"Parsing dags/kho_land.py with {last} datasets",
         "sizes": {"datasets": sizes, "repeat": opts.parse_repeat},
         "project": {"label": f"{last} datasets", "value": by_size[last]["parse_s"], "unit": "s"},
         "baseline": {"label": f"{first} datasets", "value": by_size[first]["parse_s"], "unit": "s"},
@@ -114,7 +114,7 @@ def _slope(points: list[tuple[int, float]]) -> float:
 
 def _warehouse(workdir: Path, env: dict[str, str]) -> dict:
     """dags/kho_warehouse.py once, with the repository's catalog and dbt manifest."""
-    from kho.dbt import manifest_path
+    from kho.conforming.dbt import manifest_path
 
     if not manifest_path().exists():
         return {"skipped": "no dbt manifest (run `kho up` first)"}

@@ -72,14 +72,14 @@ def _env_int(name: str, default: int) -> int:
 def run(opts: argparse.Namespace, workdir: Path) -> dict:
     import psycopg
 
-    from kho import ckan_service
+    from kho.operations import ckan_server
     from kho.settings import settings
     from publishers.metadata import ckan_name
     from publishers.portal import client
 
     s = settings()
-    ckan_service.start(s)
-    api = client(s.ckan_url, ckan_service.api_token(s))
+    ckan_server.start(s)
+    api = client(s.ckan_url, s.ckan_api_token)
     rows = opts.publish_rows
     names = [ckan_name(DATASET), ckan_name(DATASET) + "-api", ckan_name(DATASET) + "-xloader"]
     with psycopg.connect(s.warehouse_url, autocommit=True) as conn:
@@ -259,9 +259,9 @@ def ensure_xloader(s) -> Path | str:
 
 def xloader_ini(s, workdir: Path, token: str) -> Path:
     """A copy of the portal's ckan.ini with the xloader plugin on (the running portal is not changed)."""
-    from kho import ckan_service
+    from kho.operations import ckan_server
 
-    lines = ckan_service.ini_path(s).read_text(encoding="utf-8").splitlines()
+    lines = ckan_server.ini_path(s).read_text(encoding="utf-8").splitlines()
     extra = [
         f"ckanext.xloader.jobs_db.uri = sqlite:///{workdir / 'xloader_jobs.db'}",
         f"ckanext.xloader.api_token = {token}",
@@ -282,7 +282,7 @@ def xloader_ini(s, workdir: Path, token: str) -> Path:
 
 
 def run_xloader(s, api, csv_path: Path, name: str, rows: int, workdir: Path) -> dict:
-    from kho import ckan_service
+    from kho.operations import ckan_server
 
     found = ensure_xloader(s)
     if isinstance(found, str):
@@ -294,8 +294,8 @@ def run_xloader(s, api, csv_path: Path, name: str, rows: int, workdir: Path) -> 
         resource = api.action.resource_create(
             package_id=package["id"], name="xloader.csv", format="CSV", upload=(csv_path.name, f)
         )
-    token = ckan_service.api_token(s)
-    env = {**os.environ, **ckan_service.ckan_env(s)}
+    token = s.ckan_api_token
+    env = {**os.environ, **ckan_server.ckan_env(s)}
     if found != Path():
         env["PYTHONPATH"] = str(found) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env["KHO_XLOADER_PATH"] = str(found)
@@ -305,7 +305,7 @@ def run_xloader(s, api, csv_path: Path, name: str, rows: int, workdir: Path) -> 
     started = time.perf_counter()
     done = subprocess.run(
         [str(s.venv_bin("ckan", "python")), "-c", XLOADER_JOB, str(ini), resource["id"], token, s.ckan_url],
-        env=env, cwd=ckan_service.ckan_dir(s), capture_output=True, text=True,
+        env=env, cwd=ckan_server.ckan_dir(s), capture_output=True, text=True,
     )  # fmt: skip
     log.write_text(done.stdout + done.stderr)
     lines = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]

@@ -52,16 +52,16 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
     import psycopg
 
     from bench.publish_datastore import _purge, make_mart
-    from kho import ckan_service
     from kho.catalog import Publish, catalog
+    from kho.operations import ckan_server
     from kho.settings import settings
     from publishers.ckan import PublishResult, publish_all
     from publishers.metadata import ckan_name
     from publishers.portal import client
 
     s = settings()
-    ckan_service.start(s)
-    api = client(s.ckan_url, ckan_service.api_token(s))
+    ckan_server.start(s)
+    api = client(s.ckan_url, s.ckan_api_token)
     models = [ds for ds in catalog().datasets.values() if ds.is_open and ds.publish]
     count = opts.unchanged_datasets or len(models)
     entries = []

@@ -1,6 +1,6 @@
 """Benchmark 2: reading a generated workbook with Kho's Excel reader against pandas with openpyxl.
 
-Kho's figure is its whole reader (``kho.readers.excel.read``): the file vetted (zip limits, every part
+Kho's figure is its whole reader (``kho.landing.readers.excel.read``): the file vetted (zip limits, every part
 inflated once, formula and error cells noted), calamine, header mapping, every cell converted to its
 catalog type, one record per row. The baseline is ``pandas.read_excel(engine="openpyxl")``, the usual way
 to read a workbook in Python, which only turns cells into a DataFrame. ``pandas.read_excel(engine="calamine")``
@@ -54,7 +54,7 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
         "title": "Reading an xlsx: Kho's reader vs pandas + openpyxl",
         "sizes": {"rows": rows, "bytes": generated["bytes"], "columns": len(common.COLUMNS)},
         "project": {
-            "label": "kho.readers.excel",
+            "label": "kho.landing.readers.excel",
             "value": round(kho_rate),
             "unit": "rows/s",
             "seconds": round(kho["seconds"], 2),

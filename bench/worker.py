@@ -24,14 +24,14 @@ def rss_mb() -> float:
 
 
 def land(args: argparse.Namespace) -> dict:
-    """``kho.land.ingest_file`` on one file, as the ingest DAG calls it."""
+    """``kho.landing.land.land_file`` on one file, as the landing DAG calls it."""
     from kho.catalog import catalog
-    from kho.land import ingest_file
+    from kho.landing.land import land_file
 
     catalog().dataset(args.dataset)  # the catalog is read before the clock starts, as in a DAG run
     before = rss_mb()
     start = time.perf_counter()
-    report = ingest_file(args.dataset, Path(args.file))
+    report = land_file(args.dataset, Path(args.file))
     seconds = time.perf_counter() - start
     return {
         "seconds": seconds,
@@ -49,7 +49,7 @@ def stages(args: argparse.Namespace) -> dict:
     """Where the landing time goes: the same file through ever more of the landing path, then profiled.
 
     archive (sha256 + copy) | decode (bytes -> NFC lines) | csv (+ csv parsing) | reader (+ header, cleaning,
-    value conversion: the records) | check (+ required columns and name keys) | land (ingest_file whole:
+    value conversion: the records) | check (+ required columns and name keys) | land (land_file whole:
     archive + all of the above + COPY + commit).
     """
     import cProfile
@@ -58,8 +58,8 @@ def stages(args: argparse.Namespace) -> dict:
     import tempfile
 
     from kho.catalog import catalog
-    from kho.land import archive, check_record, ingest_file
-    from kho.readers import csv_reader
+    from kho.landing.land import archive, check_record, land_file
+    from kho.landing.readers import csv_reader
     from kho.settings import settings
 
     ds = catalog().dataset(args.dataset)
@@ -104,7 +104,7 @@ def stages(args: argparse.Namespace) -> dict:
     timed("csv", csv_only, args.repeat)
     timed("reader", reader_only, args.repeat)
     timed("check", reader_and_check, args.repeat)
-    timed("land", lambda: ingest_file(ds.id, path))
+    timed("land", lambda: land_file(ds.id, path))
     rows = sum(1 for _ in path.open("rb")) - 1
 
     profiler = cProfile.Profile()
@@ -131,14 +131,14 @@ def stages(args: argparse.Namespace) -> dict:
 # Where a function's own time is counted: by the file it is defined in; a builtin (a C function) counts for
 # the file that called it.
 CATEGORIES = [
-    ("kho/decode.py", "decode"),
-    ("kho/legacy_vn.py", "decode"),
-    ("kho/readers/csv_reader.py", "reader (csv, lines)"),
-    ("kho/readers/tabular.py", "reader (tabular: header, rows, records)"),
-    ("kho/values.py", "value conversion"),
-    ("kho/names.py", "name keys"),
-    ("kho/areas.py", "name keys"),
-    ("kho/land.py", "land loop, check_record"),
+    ("kho/landing/decode.py", "decode"),
+    ("kho/landing/legacy_vn.py", "decode"),
+    ("kho/landing/readers/csv_reader.py", "reader (csv, lines)"),
+    ("kho/landing/readers/tabular.py", "reader (tabular: header, rows, records)"),
+    ("kho/landing/values.py", "value conversion"),
+    ("kho/landing/names.py", "name keys"),
+    ("kho/landing/areas.py", "name keys"),
+    ("kho/landing/land.py", "land loop, check_record"),
     ("/psycopg/", "COPY (psycopg)"),
     ("/csv.py", "reader (csv, lines)"),
     ("/codecs.py", "decode"),
@@ -190,7 +190,7 @@ def top_functions(stats, count: int) -> list[dict]:
 def read(args: argparse.Namespace) -> dict:
     """The project's reader for the dataset's format over one file: records and issues, no landing."""
     from kho.catalog import catalog
-    from kho.readers import reader_for
+    from kho.landing.readers import reader_for
 
     ds = catalog().dataset(args.dataset)
     path = Path(args.file)
@@ -248,10 +248,10 @@ def parse(args: argparse.Namespace) -> dict:
 def pipeline(args: argparse.Namespace) -> dict:
     """Benchmark 4 in its own Kho home: bring the stack up, run every DAG with the sample deliveries in
     the inboxes (first run), put the same deliveries back and run again (second run), bring it down."""
-    from kho import stack
+    from demo.samples import deliver_samples
     from kho.catalog import catalog
-    from kho.pipeline import deliver_samples
-    from kho.runs import run_pipeline
+    from kho.operations import stack
+    from kho.operations.runs import run_pipeline
     from kho.settings import settings
 
     s = settings()
@@ -271,7 +271,7 @@ def pipeline(args: argparse.Namespace) -> dict:
 
 
 def _timed_pipeline(ids: list[str], s, run_pipeline) -> dict:
-    """run_pipeline, timed by phase from the lines it reports as it goes: the ingest DAGs (one Airflow
+    """run_pipeline, timed by phase from the lines it reports as it goes: the landing DAGs (one Airflow
     process for all of them), then the warehouse DAG; each DAG run's own time from Airflow's database."""
     marks: list[tuple[float, str]] = []
 
@@ -287,10 +287,10 @@ def _timed_pipeline(ids: list[str], s, run_pipeline) -> dict:
     opened: dict[str, float] = {}
     for when, message in marks:
         if message.startswith("airflow: one run of each"):
-            opened["ingest"] = when
+            opened["land"] = when
         elif message.startswith(("airflow dags test warehouse", "warehouse: up to date")):
-            if "ingest" in opened:
-                phases["ingest"] = when - opened["ingest"]
+            if "land" in opened:
+                phases["land"] = when - opened["land"]
             opened["warehouse"] = when
         elif message.startswith("  airflow started in "):
             phases["airflow_start"] = float(message.split()[3])
@@ -303,8 +303,8 @@ def _timed_pipeline(ids: list[str], s, run_pipeline) -> dict:
             }
             if dag_id == "warehouse":
                 phases["warehouse"] = when - opened["warehouse"]
-    if "ingest" in opened and "ingest" not in phases:
-        phases["ingest"] = marks[-1][0] - opened["ingest"]
+    if "land" in opened and "land" not in phases:
+        phases["land"] = marks[-1][0] - opened["land"]
     return {"ok": ok, "seconds": total, "phases": phases, "dags": dags}
 
 

@@ -1,13 +1,7 @@
 """The warehouse DAG (airflow + cosmos): build the dbt project when new raw data landed, then check
 each published mart and publish it to CKAN if its quality gate passed.
 
-Scheduled on the raw Assets of every catalog dataset. dbt runs through astronomer-cosmos with the dbt
-of ``.kho/venvs/dbt``: one ``dbt build`` per dbt group (the shared ``platform`` models first, then one
-per agency, as ``make sync`` assigns groups from the catalog). A group is the unit of isolation: a
-failing model or test of one agency skips only that agency's downstream models and publications. One
-task per group, rather than one per model, keeps a run to a few dbt start-ups (each costs seconds).
-Before the builds, an incremental model whose code, contract or reference data changed is dropped, so that
-it is built whole (kho/incremental.py); after the checks, one task renders their Data Docs pages.
+Why it works this way: docs/design.md.
 """
 
 from __future__ import annotations
@@ -19,9 +13,9 @@ from airflow.sdk import dag, task
 from cosmos import ProfileConfig
 from cosmos.operators.local import DbtBuildLocalOperator
 
-from kho.assets import raw_asset
+from flow.assets import raw_asset
 from kho.catalog import catalog
-from kho.dbt import dbt_env, dbt_executable, project_dir
+from kho.conforming.dbt import dbt_env, dbt_executable, project_dir
 
 DATASETS = catalog().datasets
 PUBLISHED = [ds for ds in DATASETS.values() if ds.publish is not None]
@@ -69,8 +63,8 @@ def warehouse():
     @task(retries=0)
     def reset_incremental_models() -> list[str]:
         """Incremental models whose code, contract or reference data changed are dropped, to be built whole
-        by the builds that follow (kho/incremental.py)."""
-        from kho.incremental import reset_changed
+        by the builds that follow (kho/conforming/incremental.py)."""
+        from kho.conforming.incremental import reset_changed
 
         return reset_changed()
 
@@ -83,7 +77,7 @@ def warehouse():
     @task(retries=1)
     def withdraw_stale() -> list[dict]:
         """Datasets removed from the catalog, or no longer open, leave public view (made private)."""
-        from kho.pipeline import withdraw
+        from flow import withdraw
 
         return withdraw()
 
@@ -97,7 +91,7 @@ def warehouse():
             """Great Expectations on the dataset's mart; the result is kept for the gate and `kho status`."""
             from airflow.sdk.exceptions import AirflowSkipException
 
-            from kho.pipeline import has_landed, validate
+            from flow import has_landed, validate
 
             if not has_landed(dataset_id):
                 raise AirflowSkipException(
@@ -108,7 +102,7 @@ def warehouse():
         @task(task_id=f"publish__{ds.id}", retries=2)
         def publish(result: dict, dataset_id: str = ds.id) -> dict:
             """Publish to CKAN if open and no critical expectation failed (raw or mart)."""
-            from kho.pipeline import publish
+            from flow import publish
 
             return publish(dataset_id)
 
@@ -122,7 +116,7 @@ def warehouse():
         """The Data Docs pages of this run's mart validations (whichever ran), and the site's index."""
         from airflow.sdk import get_current_context
 
-        from kho.pipeline import data_docs
+        from flow import data_docs
 
         ti = get_current_context()["ti"]
         return data_docs(ti.xcom_pull(task_ids=[f"validate_mart__{ds.id}" for ds in PUBLISHED]) or [])

@@ -81,12 +81,12 @@ class Source(Strict):
     kind: Literal["inbox", "http", "database"] = "inbox"
     format: Literal["pxweb", "csv", "xlsx", "json", "jsonl"] = "csv"
     # http: the URL; ${NAME} is read from the environment (KHO_AGENCY_API_URL defaults to the local
-    # stand-in, see kho/connectors/http.py).
+    # stand-in, see kho/delivering/http.py).
     location: str | None = None
     encoding: str = "auto"
     sheet: str | int | None = None
     header_rows: int = 1
-    # Tabular deliveries (csv, xlsx); see kho/readers/tabular.py. (`sheet` above: a name, or a position
+    # Tabular deliveries (csv, xlsx); see kho/landing/readers/tabular.py. (`sheet` above: a name, or a position
     # counting from 1; unset: the first visible sheet.)
     delimiter: Literal[",", ";", "\t", "|"] | None = None  # csv: else sniffed from the header
     decimal_separator: Literal[",", "."] | None = None  # else learned from the file's unambiguous numbers
@@ -97,12 +97,12 @@ class Source(Strict):
     sheets: Literal["all"] | None = None  # xlsx: every visible sheet (one per month) instead of `sheet`
     skip_sheets: list[str] = []  # xlsx with sheets: all: sheets left out ("Tổng hợp")
     sheet_column: str | None = None  # xlsx with sheets: all: catalog column receiving the sheet name
-    # http (see kho/connectors/http.py): "page" asks for ?page=1,2... until the answer's total_pages.
+    # http (see kho/delivering/http.py): "page" asks for ?page=1,2... until the answer's total_pages.
     pagination: Literal["none", "page"] = "none"
     page_size: int = Field(100, ge=1, le=10_000)
     timeout_s: float = Field(30, gt=0, le=600)  # per request
     retries: int = Field(3, ge=0, le=10)  # further attempts after a 5xx, 429 or timeout
-    # kind: database (see kho/connectors/database.py): the agency system's database, as a URL or a settings
+    # kind: database (see kho/delivering/database.py): the agency system's database, as a URL or a settings
     # placeholder ("${KHO_PORTAL_URL}", resolved from settings, else the environment, when the query runs),
     # and the SELECT whose result is the delivery: one column per catalog column, by name.
     connection: str | None = None
@@ -264,13 +264,6 @@ def load_catalog(directory: Path | None = None) -> Catalog:
             )
         if ds.agency not in agencies:
             problems.append(f"{path}: field 'agency': '{ds.agency}' is not declared in {agencies_file.name}")
-        if ds.source.format in ("csv", "xlsx"):
-            from kho.readers.tabular import layout
-
-            try:
-                layout(ds)
-            except CatalogError as exc:
-                problems.append(str(exc))
         if ds.id in datasets:
             problems.append(f"{path}: field 'id': '{ds.id}' is already declared in {datasets[ds.id].path}")
         datasets[ds.id] = ds

@@ -34,7 +34,7 @@ def fail(message: str, code: int = 1) -> None:
 @app.command()
 def up() -> None:
     """Start PostgreSQL, Redis and CKAN (if not running) and write .kho/services.env."""
-    from kho.stack import up as stack_up
+    from kho.operations.stack import up as stack_up
 
     try:
         stack_up(echo=lambda m: out.print(f"[dim]starting {m}[/]"))
@@ -46,19 +46,19 @@ def up() -> None:
 @app.command()
 def down() -> None:
     """Stop every process Kho started, and nothing else."""
-    from kho.stack import down as stack_down
+    from kho.operations.stack import down as stack_down
 
     stopped = stack_down()
     out.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
 
 
 @app.command()
-def ingest(dataset: str, file: Path) -> None:
+def land(dataset: str, file: Path) -> None:
     """Land one delivered FILE for DATASET now (outside Airflow) and report what happened."""
     from rich.progress import Progress
 
     from kho.errors import DeliveryError
-    from kho.land import ingest_file
+    from kho.landing.land import land_file
 
     try:
         catalog().dataset(dataset)
@@ -67,11 +67,15 @@ def ingest(dataset: str, file: Path) -> None:
     with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task(f"landing {file.name}", total=None)
         try:
-            report = ingest_file(dataset, file, progress=lambda n: progress.update(task, completed=n))
+            report = land_file(dataset, file, progress=lambda n: progress.update(task, completed=n))
         except DeliveryError as exc:
             progress.stop()
             fail(str(exc))
     out.print(report.summary(), highlight=False, markup=False)
+
+
+# The name this command had before 0.2; kept for one release.
+app.command("ingest", hidden=True, help="Old name of `kho land`.")(land)
 
 
 @app.command()
@@ -79,8 +83,8 @@ def run(
     dataset: str = typer.Argument(None, help="Only this dataset (default: all)"),
     force: bool = typer.Option(False, "--force", help="Run the warehouse DAG even if nothing new landed"),
 ) -> None:
-    """Run the pipeline as real Airflow DAG runs: the ingest DAG(s), then the warehouse DAG."""
-    from kho.runs import run_pipeline
+    """Run the pipeline as real Airflow DAG runs: the landing DAG(s), then the warehouse DAG."""
+    from kho.operations.runs import run_pipeline
 
     ids = [dataset] if dataset else sorted(catalog().datasets)
     for ds_id in ids:
@@ -96,7 +100,7 @@ def run(
 @app.command()
 def status() -> None:
     """Per dataset: last delivery, rows landed and quarantined, quality, publication, freshness."""
-    from kho.status import dataset_status
+    from kho.operations.status import dataset_status
 
     table = Table(title="Kho datasets")
     for col in ("dataset", "last delivery", "landed", "quarantined", "quality", "published", "freshness"):
@@ -122,7 +126,7 @@ def match_report(
     ),
 ) -> None:
     """Per dataset and commune-name column: names delivered, matched, ambiguous, unknown, match rate."""
-    from kho.match_report import match_report as column_matches
+    from kho.conforming.match_report import match_report as column_matches
 
     try:
         reports = column_matches(dataset)
@@ -164,31 +168,9 @@ def match_report(
 @app.command()
 def access() -> None:
     """The agencies' database roles: how each connects and which tables it may read."""
-    from kho.access import access_report
+    from kho.conforming.access import access_report
 
     out.print(access_report(), highlight=False, markup=False)
-
-
-@app.command()
-def demo() -> None:
-    """Start everything, drop the bundled sample deliveries into the inboxes, run the pipeline, summarise."""
-    from kho.pipeline import deliver_samples
-    from kho.runs import run_pipeline
-    from kho.stack import up as stack_up
-    from kho.status import print_summary
-
-    s = settings()
-    try:
-        stack_up(s, echo=lambda m: out.print(f"[dim]starting {m}[/]"))
-    except KhoError as exc:
-        fail(str(exc))
-    for ds_id in sorted(catalog().datasets):
-        deliver_samples(ds_id, s)
-    ok = run_pipeline(sorted(catalog().datasets), echo=lambda m: out.print(m, highlight=False, markup=False))
-    print_summary(out)
-    out.print(f"services left running; addresses in {s.services_env}; stop them with `make down`")
-    if not ok:
-        raise typer.Exit(1)
 
 
 @catalog_app.command("list")
@@ -218,6 +200,10 @@ def catalog_validate(
         cat = load_catalog(directory)
     except CatalogError as exc:
         fail(f"the catalog has problems:\n{exc}")
+    from kho.landing.readers.tabular import layout_problems
+
+    if problems := layout_problems(cat.datasets.values()):
+        fail("the catalog has problems:\n" + "\n".join(problems))
     out.print(f"catalog ok: {len(cat.datasets)} datasets, {len(cat.agencies)} agencies")
 
 

@@ -1,10 +1,6 @@
 """The ``kho_meta`` schema: the platform's own bookkeeping in the warehouse.
 
-- ``loads``: one row per delivery (landed, skipped as a duplicate, or refused) with its counts.
-- ``quarantine``: rows that did not land, with the reason and the raw values.
-- ``quality_runs``: one row per Great Expectations validation (dataset, layer, result).
-- ``publications``: one row per publish attempt to CKAN.
-- ``incremental_models``: what each incremental dbt model's table was built with (``kho.incremental``).
+Why it works this way: docs/design.md.
 """
 
 from __future__ import annotations

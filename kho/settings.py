@@ -1,31 +1,48 @@
-"""Where Kho keeps its state and how it reaches its services.
+"""Where Kho keeps its state and how every stage reaches its services: one ``Settings``, from the environment.
 
-Everything is derived from a handful of environment variables so that the demo, the test suite and a
-province's own deployment can sit side by side:
+Each external address is a variable a province's deployment sets; the local stack (``kho up``) writes the
+ones it started into ``$KHO_HOME/services.env``, which is read after the environment; without either, an
+address defaults to the local stack's port. No stage asks a process manager where a service is.
 
-- ``KHO_HOME``: state directory (default ``<repo>/.kho``). Databases, logs, pids, Airflow home, archive.
-- ``KHO_PORT_BASE``: first of the local ports (default 54300); the test suite uses another base.
-- ``KHO_REPO``: where the repository is (default: the parent of this package).
-- ``KHO_POSTGRES_URL``: an existing PostgreSQL server (superuser URL, no database). When set, Kho
-  uses it instead of starting its embedded server.
-- ``KHO_PORTAL_URL``: the public-service portal's database, through a read-only login (catalog entries
-  name it ``${KHO_PORTAL_URL}``). Default: the demo copy ``kho up`` creates on Kho's own server.
+- ``KHO_HOME`` (state folder, default ``<repo>/.kho``), ``KHO_PORT_BASE`` (first local port, default 54300),
+  ``KHO_REPO`` (the repository, default the parent of this package).
+- ``KHO_POSTGRES_URL``: a PostgreSQL server of the province's (superuser URL, no database). Set, Kho starts
+  no server of its own. ``KHO_WAREHOUSE_URL``: the warehouse database (default: ``kho`` on that server).
+- ``KHO_CKAN_URL``, ``KHO_CKAN_API_TOKEN`` or ``KHO_CKAN_API_TOKEN_FILE``, ``KHO_CKAN_DATASTORE_WRITE_URL``.
+- ``KHO_REDIS_URL``, ``KHO_AIRFLOW_API_URL``.
+- Agency sources that catalog entries name as ``${KHO_...}`` placeholders (``KHO_PORTAL_URL``, ...).
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from kho.errors import KhoError
+
 # The repository (catalog, dags, dbt project, expectations). KHO_REPO lets a container mount it elsewhere.
 REPO = Path(os.environ.get("KHO_REPO") or Path(__file__).resolve().parent.parent)
-# The demo public-service portal (kho/portal_demo.py): its database and read-only login. Demo only: a
-# province's own portal is reached through KHO_PORTAL_URL.
-PORTAL_DEMO_DATABASE = "portal_demo"
-PORTAL_DEMO_READER = ("kho_reader", "kho_reader_demo")
+
+
+class SettingError(KhoError):
+    """A setting no variable, file or default provides."""
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``NAME=value`` lines of a shell-sourceable file (``services.env``); {} if there is none."""
+    if not path.is_file():
+        return {}
+    values = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
+            name, _, raw = line.partition("=")
+            parsed = shlex.split(raw)
+            values[name.strip()] = parsed[0] if parsed else ""
+    return values
 
 
 @dataclass(frozen=True)
@@ -34,7 +51,19 @@ class Settings:
     home: Path
     port_base: int
     external_postgres: str | None
-    portal: str | None = None
+
+    # --- values: the environment first, then what the local stack wrote -------------------------
+    def value(self, name: str) -> str | None:
+        """The variable ``name`` from the environment, else from ``services.env``; else the content of the
+        file that ``<name>_FILE`` names (how secrets are passed: the file is the owner's alone); else None."""
+        written = read_env_file(self.services_env)
+        found = os.environ.get(name) or written.get(name)
+        if found:
+            return found
+        path = os.environ.get(f"{name}_FILE") or written.get(f"{name}_FILE")
+        if path and Path(path).is_file():
+            return Path(path).read_text(encoding="utf-8").strip() or None
+        return None
 
     # --- directories -------------------------------------------------------------------------
     @property
@@ -69,10 +98,19 @@ class Settings:
         return self.home / "airflow"
 
     @property
+    def dbt_project(self) -> Path:
+        return self.repo / "dbt_project"
+
+    @property
+    def dbt_manifest(self) -> Path:
+        """The manifest ``kho up`` parses: the publisher's model and column descriptions come from it."""
+        return self.dbt_project / "target" / "manifest.json"
+
+    @property
     def services_env(self) -> Path:
         return self.home / "services.env"
 
-    # --- ports and URLs ------------------------------------------------------------------------
+    # --- local ports (the stack Kho starts on one machine) -----------------------------------
     @property
     def pg_port(self) -> int:
         return self.port_base + 32
@@ -89,10 +127,7 @@ class Settings:
     def airflow_port(self) -> int:
         return self.port_base + 80
 
-    @property
-    def agency_api_port(self) -> int:
-        return self.port_base + 66
-
+    # --- addresses -----------------------------------------------------------------------------
     @property
     def postgres_admin_url(self) -> str:
         """Superuser URL without a database name."""
@@ -106,25 +141,32 @@ class Settings:
 
     @property
     def warehouse_url(self) -> str:
-        return self.database_url("kho")
-
-    @property
-    def portal_url(self) -> str:
-        """The public-service portal's database, as its read-only role; see kho/portal_demo.py."""
-        if self.portal:
-            return self.portal
-        parts = urlsplit(self.database_url(PORTAL_DEMO_DATABASE))
-        host = parts.netloc.rpartition("@")[2]
-        user, password = PORTAL_DEMO_READER
-        return urlunsplit((parts.scheme, f"{user}:{password}@{host}", parts.path, parts.query, ""))
+        return os.environ.get("KHO_WAREHOUSE_URL") or self.database_url("kho")
 
     @property
     def redis_url(self) -> str:
-        return f"redis://127.0.0.1:{self.redis_port}/0"
+        return self.value("KHO_REDIS_URL") or f"redis://127.0.0.1:{self.redis_port}/0"
 
     @property
     def ckan_url(self) -> str:
-        return f"http://127.0.0.1:{self.ckan_port}"
+        return (self.value("KHO_CKAN_URL") or f"http://127.0.0.1:{self.ckan_port}").rstrip("/")
+
+    @property
+    def ckan_api_token(self) -> str:
+        """The token the publisher writes to CKAN with (``KHO_CKAN_API_TOKEN`` or ``..._FILE``)."""
+        token = self.value("KHO_CKAN_API_TOKEN")
+        if not token:
+            raise SettingError("no CKAN API token: set KHO_CKAN_API_TOKEN or KHO_CKAN_API_TOKEN_FILE")
+        return token.strip()
+
+    @property
+    def ckan_datastore_write_url(self) -> str | None:
+        """The DataStore database as its write role, for the publisher's COPY; None: use the action API."""
+        return self.value("KHO_CKAN_DATASTORE_WRITE_URL")
+
+    @property
+    def airflow_api_url(self) -> str:
+        return (self.value("KHO_AIRFLOW_API_URL") or f"http://127.0.0.1:{self.airflow_port}").rstrip("/")
 
 
 @cache
@@ -135,5 +177,4 @@ def settings() -> Settings:
         home=home,
         port_base=int(os.environ.get("KHO_PORT_BASE", "54300")),
         external_postgres=os.environ.get("KHO_POSTGRES_URL") or None,
-        portal=os.environ.get("KHO_PORTAL_URL") or None,
     )

@@ -1,37 +1,6 @@
 """Publish an open catalog dataset to CKAN: its organization, the dataset, one CSV file and the DataStore.
 
-``publish_dataset("crop_statistics")`` reads ``marts.<publish.model>`` from the warehouse and makes CKAN
-show exactly that table:
-
-- the organization of the agency (name ``statistics-office``, Vietnamese title and description);
-- the dataset (name ``crop-statistics``): title, notes, tags, licence, frequency, temporal and spatial
-  coverage, publisher, contact and provenance (``publishers.metadata``), as ckanext-dcat reads them;
-- one CSV resource, uploaded as a file (UTF-8 with BOM, formula-looking text neutralised), whose rows
-  are also in the DataStore with a data dictionary from the dbt docs;
-- the CSV's sha256 on the resource (``kho_content_hash``, and ``hash`` for DCAT), written last.
-
-What may be published is checked here, whatever the caller checked before: the catalog entry must be
-``open`` with an open licence; dbt must neither declare the model otherwise (``meta.classification``)
-nor build it from a raw table of a dataset that is not open; and no column of the mart may be flagged as
-personal data, in the catalog or in dbt (``meta: {personal_data: true}`` on the model's columns or on
-those of any source it is built from).
-
-Every run converges on that state from wherever the last one stopped, even a run killed half way:
-everything is looked up first (the organization and dataset by name, the resource by its ``kho_kind``
-marker), and until the hash is written the data counts as not yet published. When the hash, the row
-count, the data dictionary and the metadata all match, no write call is made. The CSV itself is only
-written when the table's fingerprint (its rows hashed in PostgreSQL, ``publishers.table.fingerprint``)
-differs from the one published with it, so a run with nothing to do reads two answers from CKAN and
-a few aggregates from the warehouse, and writes nothing. A dataset is published by one process at a
-time (a PostgreSQL advisory lock per dataset).
-
-The DataStore rows go straight from the warehouse into the DataStore's table by ``COPY`` (as
-ckanext-xloader does), replacing the old rows in one transaction, when the publisher can reach the
-DataStore database as its write role (``KHO_CKAN_DATASTORE_WRITE_URL``, or the local portal's own
-settings). Otherwise they go through ``datastore_upsert``, 10,000 records a request.
-
-Crash tests: ``KHO_PUBLISH_CRASH_AFTER=<step>`` kills the process (SIGKILL) right after that step, one
-of :data:`STEPS`. Nothing else reads it.
+Why it works this way: docs/design.md.
 """
 
 from __future__ import annotations
@@ -54,9 +23,7 @@ import psycopg
 from ckanapi import NotFound, RemoteCKAN
 from psycopg import sql
 
-from kho import ckan_service
 from kho.catalog import Agency, Catalog, Dataset, catalog
-from kho.dbt import manifest_path
 from kho.errors import KhoError
 from kho.meta import ensure_meta_schema
 from kho.settings import REPO, Settings, settings
@@ -137,12 +104,12 @@ def publish(
             with _snapshot(meta) as snapshot:
                 table = _read_mart(snapshot, ds)
                 try:
-                    docs = metadata.dbt_docs(manifest or manifest_path(s), ds)
+                    docs = metadata.dbt_docs(manifest or s.dbt_manifest, ds)
                 except ValueError as exc:
                     raise PublishError(f"{ds.id}: {exc}") from None
                 check_lineage(ds, docs, cat)
                 check_no_personal_data(ds, table, docs)
-                portal = Portal(ckan or client(s.ckan_url, ckan_service.api_token(s)), ds.id, retry)
+                portal = Portal(ckan or client(s.ckan_url, s.ckan_api_token), ds.id, retry)
                 agency = cat.agencies.get(ds.agency)
                 if agency is None:
                     raise PublishError(f"{ds.id}: agency '{ds.agency}' is not in the catalog")
@@ -168,11 +135,11 @@ def publish_all(
     """Publish many datasets (default: every open one of the catalog), each as :func:`publish` would,
     sharing one CKAN client and the database connections, and asking CKAN once, with one search, what
     it holds of them all. A dataset that fails or is refused does not stop the others: its error is its
-    result. The quality gate is the caller's to check (``kho.pipeline.publish``)."""
+    result. The quality gate is the caller's to check (``flow.publish``)."""
     s = s or settings()
     if datasets is None:
         datasets = [d for d in catalog().datasets.values() if d.is_open and d.publish is not None]
-    ckan = client(s.ckan_url, ckan_service.api_token(s))
+    ckan = client(s.ckan_url, s.ckan_api_token)
     results: dict[str, PublishResult | KhoError] = {}
     with _Shared.open(s, "auto") as shared:
         shared.known = {p["name"]: p for p in Portal(ckan, "publish_all", retry).kho_packages()}
@@ -309,7 +276,7 @@ def _read_mart(conn: psycopg.Connection, ds: Dataset) -> Table:
 def _datastore_url(s: Settings, how: DatastoreLoad) -> str | None:
     if how == "api":
         return None
-    url = os.environ.get("KHO_CKAN_DATASTORE_WRITE_URL") or ckan_service.datastore_write_url(s)
+    url = s.ckan_datastore_write_url
     if url is None and how == "copy":
         raise PublishError("no DataStore database to COPY into (set KHO_CKAN_DATASTORE_WRITE_URL)")
     return url

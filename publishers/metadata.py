@@ -1,15 +1,6 @@
 """What the portal says about a dataset, gathered from the catalog, the warehouse and the dbt docs.
 
-- **Coverage**: the first and last period (``publish.period_column``) and the administrative units
-  covered (``publish.area_column``), read from the mart itself.
-- **Provenance**: the deliveries that built the mart (``kho_meta.loads``: load id, file, sha256, when
-  landed) and when dbt built it.
-- **dbt docs**: each column's description and unit for the DataStore data dictionary, and which columns
-  dbt flags as personal data (``meta: {personal_data: true}`` on the model or on its source).
-
-:func:`package_metadata` turns these into CKAN fields. The extras use the keys ckanext-dcat reads
-(``temporal_start``, ``spatial_text``, ``contact_email``, ``publisher_name``, ``frequency``, ``language``,
-``provenance``...), so the dataset's DCAT RDF carries them without any custom profile.
+Why it works this way: docs/design.md.
 """
 
 from __future__ import annotations

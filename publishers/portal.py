@@ -1,14 +1,6 @@
 """The CKAN action API as the publisher uses it: reads and counted writes, retried while CKAN is away.
 
-A call that cannot reach CKAN (connection refused or reset, timeout) or that CKAN answers with a 5xx
-or 429 is retried with exponential backoff (``Retry``: 6 attempts waiting 1, 2, 4, 8, 16 s by default;
-``KHO_PUBLISH_RETRIES`` and ``KHO_PUBLISH_BACKOFF_S`` change them). When the attempts are spent the
-call raises :class:`~publishers.errors.PublishError` naming the dataset, the action and what CKAN
-answered. Any other answer (not found, validation, authorisation) is final and raised at once.
-
-A create that failed in transit may still have happened on the server. Before such a call is sent
-again, its ``recover`` function looks the object up; if it is there it is used instead, so a retry
-never creates a second organization, dataset or resource.
+Why it works this way: docs/design.md.
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
 """Withdraw from public view what the catalog no longer lets out.
 
-A dataset the publisher made carries the extra ``kho_dataset_id``. When that id is gone from the
-catalog, or its entry is no longer ``open`` (or has no ``publish`` section), :func:`withdraw_stale` makes
-the CKAN dataset private: it disappears from search, its page, its CSV download and the DataStore API
-for everyone but the organization's members, and it comes back unchanged (same ids) if the dataset is
-opened again. Each withdrawal is recorded in ``kho_meta.publications`` as ``withdrawn``. Datasets not
-made by Kho are never touched. Running it again changes nothing.
+Why it works this way: docs/design.md.
 """
 
 from __future__ import annotations
@@ -15,7 +10,6 @@ from dataclasses import dataclass
 import psycopg
 from ckanapi import RemoteCKAN
 
-from kho import ckan_service
 from kho.catalog import Catalog, catalog
 from kho.meta import ensure_meta_schema
 from kho.settings import Settings, settings
@@ -39,7 +33,7 @@ def withdraw_stale(
     """Make private every public Kho dataset that the catalog no longer publishes; what was withdrawn."""
     s = s or settings()
     cat = cat or catalog()
-    portal = Portal(ckan or client(s.ckan_url, ckan_service.api_token(s)), "withdraw", retry)
+    portal = Portal(ckan or client(s.ckan_url, s.ckan_api_token), "withdraw", retry)
     done: list[Withdrawn] = []
     for package in portal.kho_packages():
         if package.get("private"):

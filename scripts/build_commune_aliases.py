@@ -8,7 +8,7 @@ and ``ref_commune_alias_candidates.csv``, deterministically (running it twice gi
 
 Agencies write a commune as "Xã Tam Đảo", "xa Tam Dao", "TAM ĐẢO" or by the name it had before the
 reorganisation of 1 July 2025 ("Thị trấn Hợp Châu"). Landing reduces the delivered name to
-``kho.names.match_key`` (``<column>_key`` in the raw table); dbt joins that key to this seed. One row per
+``kho.landing.names.match_key`` (``<column>_key`` in the raw table); dbt joins that key to this seed. One row per
 (province, key, vintage):
 
 - ``province_code``: the 2025 province the name is looked up in. A commune name means nothing without its
@@ -32,7 +32,7 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
-from kho.names import match_key
+from kho.landing.names import match_key
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "dbt_project" / "seeds" / "reference"

@@ -7,7 +7,7 @@ licences). Outputs go to dbt_project/seeds/reference/ and are deterministic: run
 gives byte-identical files, so a diff shows exactly what changed upstream.
 
 The alias file is the one place where agencies' spellings of provinces, regions and the country meet
-codes. Its keys are computed with kho.names.match_key; two areas sharing a key stops the script, because
+codes. Its keys are computed with kho.landing.names.match_key; two areas sharing a key stops the script, because
 a silent collision would put one province's numbers under another.
 """
 
@@ -19,7 +19,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from kho.names import match_key
+from kho.landing.names import match_key
 
 REPO = Path(__file__).resolve().parent.parent
 

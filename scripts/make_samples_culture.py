@@ -8,7 +8,7 @@ against ``ref_admin_units_2025.csv``), coordinates within a few km of the real p
 official register.
 
 - ``samples/tourist_sites/api/tourist-sites.json``: the records the department's site register API
-  serves (``kho/agency_api.py`` pages them at ``/v1/tourist-sites``). Communes are written the way clerks
+  serves (``demo/agency_api.py`` pages them at ``/v1/tourist-sites``). Communes are written the way clerks
   type them: "Xã Tân Trào", "Tân Trào", "phường Minh Xuân", once without accents ("Lung Cu").
 - ``samples/intangible_heritage/*.csv``: the province's list of intangible cultural heritage, exported by
   the department's old desktop program, the same 41 elements in each of the encodings such programs wrote:
@@ -28,8 +28,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from kho.legacy_vn import encode_as  # noqa: E402 (after the path is set)
-from kho.names import match_key  # noqa: E402
+from kho.landing.legacy_vn import encode_as  # noqa: E402 (after the path is set)
+from kho.landing.names import match_key  # noqa: E402
 
 PROVINCE = "08"  # Tuyên Quang, 2025 list
 API_FILE = REPO / "samples" / "tourist_sites" / "api" / "tourist-sites.json"

@@ -3,7 +3,7 @@
     .kho/venvs/main/bin/python scripts/make_samples_telecom.py
 
 - ``samples/digital_infrastructure/``: two quarterly telecom infrastructure reports (Q2 and Q3 2025) for the
-  40 communes of the demo (the same as the demo portal's, kho/portal_demo.py): base stations per commune and
+  40 communes of the demo (the same as the demo portal's, demo/portal_db.py): base stations per commune and
   operator (2G/4G/5G) and households with fibre. Written the way such reports arrive: the Q2 one as a
   printed table (title lines, STT column, ``;``, ``6.512`` for six thousand, household figures only on
   a commune's first row as when merged cells are exported, a total row and a note), the Q3 one as a plain
@@ -27,8 +27,8 @@ import random
 from collections import defaultdict
 from pathlib import Path
 
-from kho.names import match_key
-from kho.portal_demo import COMMUNES, PROVINCE
+from demo.portal_db import COMMUNES, PROVINCE
+from kho.landing.names import match_key
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO / "dbt_project" / "seeds" / "reference"

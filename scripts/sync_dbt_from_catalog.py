@@ -11,7 +11,7 @@ dbt needs the same facts in its own terms, so this script writes them (and nothi
   - ``vars``: ``kho_source_freshness`` (per dataset, from its update frequency: each source table says
     ``freshness: "{{ var('kho_source_freshness')['<dataset>'] }}"``) and ``kho_agencies`` (``dim_agency``);
   - ``staging``, ``intermediate``, ``marts``: per model its group (the agency whose raw data it reads) and,
-    for the public models, its grants (who may SELECT it: kho/access.py) and the catalog's personal columns
+    for the public models, its grants (who may SELECT it: kho/conforming/access.py) and the catalog's personal columns
     of its datasets (checked by macros/grants_personal_data.sql before an open model is committed).
 
 The lineage comes from ``dbt parse`` (into a temporary target directory). Run it after changing the catalog
@@ -32,9 +32,9 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from kho.access import OPEN_READER, PLATFORM_GROUP, ModelAccess, agency_role, model_access  # noqa: E402
 from kho.catalog import Catalog, Dataset, catalog  # noqa: E402
-from kho.dbt import run_dbt  # noqa: E402
+from kho.conforming.access import OPEN_READER, PLATFORM_GROUP, ModelAccess, agency_role, model_access  # noqa: E402
+from kho.conforming.dbt import run_dbt  # noqa: E402
 from publishers.metadata import ckan_name  # noqa: E402
 
 DBT = REPO / "dbt_project"

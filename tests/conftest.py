@@ -16,7 +16,7 @@ def stack():
     """The running Kho stack (PostgreSQL, Redis, CKAN, Airflow DB, dbt manifest); started if needed."""
     if "KHO_HOME" not in os.environ:
         pytest.exit("run the suite with `make test` (it sets KHO_HOME and starts the test services)", 2)
-    from kho.stack import up
+    from kho.operations.stack import up
 
     values = up(echo=lambda _m: None)
     return settings(), values
@@ -33,8 +33,8 @@ def warehouse(stack):
 def ckan(stack):
     from ckanapi import RemoteCKAN
 
-    _, values = stack
-    with RemoteCKAN(values["KHO_CKAN_URL"], apikey=values["KHO_CKAN_API_TOKEN"]) as api:
+    s, _ = stack
+    with RemoteCKAN(s.ckan_url, apikey=s.ckan_api_token) as api:
         yield api
 
 
@@ -42,6 +42,6 @@ def ckan(stack):
 def ckan_anonymous(stack):
     from ckanapi import RemoteCKAN
 
-    _, values = stack
-    with RemoteCKAN(values["KHO_CKAN_URL"]) as api:
+    s, _ = stack
+    with RemoteCKAN(s.ckan_url) as api:
         yield api

@@ -31,7 +31,7 @@ def main() -> int:
 
     import psycopg
 
-    from kho.dbt import run_dbt
+    from kho.conforming.dbt import run_dbt
     from kho.meta import ensure_meta_schema
     from kho.settings import settings
 

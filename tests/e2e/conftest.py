@@ -1,6 +1,6 @@
 """One pipeline run for every end-to-end module, as `kho demo` runs it: every dataset of the catalog starts
 from nothing (raw tables, load records, marts, CKAN packages), the sample deliveries go to the inboxes
-(the portal database and the tourist-site API serve the other two), then the ingest DAGs and one warehouse
+(the portal database and the tourist-site API serve the other two), then the landing DAGs and one warehouse
 DAG run, in Airflow. Each module judges the run by its own datasets' DAGs and tasks; a warehouse run costs
 two minutes, so the modules share it rather than run one each."""
 
@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 import pytest
 from psycopg import sql
 
-from kho import agency_api, portal_demo
+from demo import agency_api, portal_db
+from demo.samples import deliver_samples
 from kho.catalog import catalog
-from kho.pipeline import deliver_samples
-from kho.runs import last_run_tasks, run_pipeline
+from kho.operations.runs import last_run_tasks, run_pipeline
 from kho.settings import Settings
 
 
@@ -32,11 +32,11 @@ class PipelineRun:
         return "\n".join(self.messages)
 
     def assert_succeeded(self, dataset_ids: list[str]) -> None:
-        """Each dataset's ingest DAG, and the warehouse tasks it depends on (the shared models' build, its
+        """Each dataset's landing DAG, and the warehouse tasks it depends on (the shared models' build, its
         agency's build, its mart's checks, its publication), succeeded."""
         for ds_id in dataset_ids:
-            ingest = self.states[f"ingest__{ds_id}"]
-            assert ingest and set(ingest.values()) == {"success"}, f"ingest__{ds_id}: {ingest}\n{self.log}"
+            ingest = self.states[f"land__{ds_id}"]
+            assert ingest and set(ingest.values()) == {"success"}, f"land__{ds_id}: {ingest}\n{self.log}"
             agency = catalog().dataset(ds_id).agency
             own = {
                 task: self.states["warehouse"].get(task)
@@ -73,7 +73,7 @@ def start_from_nothing(s: Settings, warehouse, ckan) -> None:
 @pytest.fixture(scope="session")
 def pipeline(stack, warehouse, ckan) -> PipelineRun:
     s, _ = stack
-    portal_demo.ensure(s)
+    portal_db.ensure(s)
     agency_api.start(s)  # starting it twice is harmless
     start_from_nothing(s, warehouse, ckan)
     datasets = sorted(catalog().datasets)
@@ -81,5 +81,5 @@ def pipeline(stack, warehouse, ckan) -> PipelineRun:
         deliver_samples(dataset_id, s)
     messages: list[str] = []
     ok = run_pipeline(datasets, s, echo=messages.append)
-    states = {dag: last_run_tasks(dag, s) for dag in [*(f"ingest__{d}" for d in datasets), "warehouse"]}
+    states = {dag: last_run_tasks(dag, s) for dag in [*(f"land__{d}" for d in datasets), "warehouse"]}
     return PipelineRun(s, ok, messages, states)

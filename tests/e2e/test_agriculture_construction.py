@@ -1,5 +1,5 @@
 """The agriculture and construction datasets end to end, in one Airflow pass: the sample deliveries go to the
-inboxes, the ingest DAGs land them (xlsx with merged headers, sheets per month, CSV with personal data), dbt
+inboxes, the landing DAGs land them (xlsx with merged headers, sheets per month, CSV with personal data), dbt
 builds the marts through Cosmos, Great Expectations gates them and the publisher pushes them to CKAN.
 
 The run is the one every end-to-end module shares (tests/e2e/conftest.py: every dataset from nothing, the

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
+from flow import publish
 from kho.catalog import catalog
-from kho.pipeline import publish
-from kho.runs import run_pipeline
+from kho.operations.runs import run_pipeline
 from kho.settings import REPO
 
 pytestmark = pytest.mark.e2e

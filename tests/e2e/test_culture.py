@@ -19,10 +19,10 @@ import urllib.request
 import pytest
 from psycopg import sql
 
+from flow import publish
 from kho.catalog import catalog
-from kho.connectors import fetch
-from kho.land import ingest_file
-from kho.pipeline import publish
+from kho.delivering import fetch
+from kho.landing.land import land_file
 from kho.settings import REPO
 
 pytestmark = pytest.mark.e2e
@@ -56,12 +56,12 @@ def runs(pipeline):
     return pipeline.s, pipeline.states, pipeline.messages
 
 
-def test_ingest_dags_fetch_then_land_then_validate(runs):
+def test_land_dags_fetch_then_land_then_validate(runs):
     _, states, messages = runs
-    assert states[f"ingest__{SITES}"] == {"fetch": "success", "land": "success", "validate_raw": "success"}, (
+    assert states[f"land__{SITES}"] == {"fetch": "success", "land": "success", "validate_raw": "success"}, (
         messages
     )
-    assert states[f"ingest__{HERITAGE}"] == {"land": "success", "validate_raw": "success"}, messages
+    assert states[f"land__{HERITAGE}"] == {"land": "success", "validate_raw": "success"}, messages
 
 
 def test_warehouse_builds_checks_and_publishes_both(runs):
@@ -172,7 +172,7 @@ def test_fetching_and_publishing_again_changes_nothing(runs, warehouse):
         "select file_sha256 from kho_meta.loads where dataset = %s", [SITES]
     ).fetchone()[0]
     assert hashlib.sha256(path.read_bytes()).hexdigest() == archived  # same content, same bytes
-    assert ingest_file(SITES, path, s=s).status == "skipped"
+    assert land_file(SITES, path, s=s).status == "skipped"
     path.unlink()
     for ds_id in (SITES, HERITAGE):
         again = publish(ds_id, s)

@@ -20,8 +20,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from demo import portal_db
 from kho.catalog import catalog
-from kho.runs import last_run_state, last_run_tasks, run_pipeline
+from kho.operations.runs import last_run_state, last_run_tasks, run_pipeline
 from kho.settings import REPO
 
 pytestmark = pytest.mark.e2e
@@ -38,12 +39,12 @@ OWN_TASKS = {
 
 
 def run(s) -> None:
-    """The pipeline for the three datasets; every ingest DAG and their own warehouse tasks must succeed."""
+    """The pipeline for the three datasets; every landing DAG and their own warehouse tasks must succeed."""
     messages: list[str] = []
     run_pipeline(DATASETS, s, echo=messages.append)
     log = "\n".join(messages)
     for ds in DATASETS:
-        assert last_run_state(f"ingest__{ds}", s)[0] == "success", log
+        assert last_run_state(f"land__{ds}", s)[0] == "success", log
     own = {task: last_run_tasks("warehouse", s).get(task) for task in OWN_TASKS}
     assert set(own.values()) == {"success"}, f"{own}\n{log}"
 
@@ -100,7 +101,7 @@ def test_the_portal_extract_landed_whole(first_run, warehouse):
 
 
 def test_monthly_figures_add_up_to_the_portals_dossiers(first_run, warehouse):
-    with psycopg.connect(first_run.portal_url) as portal:
+    with psycopg.connect(portal_db.reader_url(first_run)) as portal:
         dossiers, on_time, late, in_progress = portal.execute(
             "select count(*),"
             " count(*) filter (where trang_thai = 'da_giai_quyet' and ngay_tra_ket_qua <= han_xu_ly),"

@@ -1,4 +1,4 @@
-"""Session fixtures for tests against a real CKAN (started by kho.ckan_service) and the warehouse.
+"""Session fixtures for tests against a real CKAN (started by kho.operations.ckan_server) and the warehouse.
 
 Loaded by the test modules that need it with ``pytest_plugins = ["tests.integration.conftest_ckan"]``.
 State and ports come from ``KHO_HOME`` / ``KHO_PORT_BASE``; when they are not set the tests use their
@@ -30,9 +30,9 @@ import pytest
 from ckanapi import RemoteCKAN
 from psycopg import sql
 
-from kho import ckan_service, services
 from kho.catalog import Dataset, Publish, catalog
-from kho.dbt import manifest_path
+from kho.conforming.dbt import manifest_path
+from kho.operations import ckan_server, services
 from kho.settings import Settings, settings
 
 
@@ -58,10 +58,10 @@ def ckan_site(kho_settings: Settings) -> Iterator[CkanSite]:
     was_running = {
         "postgres": _listening(s.pg_port),
         "redis": _listening(s.redis_port),
-        "ckan": ckan_service.is_running(s),
+        "ckan": ckan_server.is_running(s),
     }
-    url = ckan_service.start(s)
-    token = ckan_service.api_token(s)
+    url = ckan_server.start(s)
+    token = s.ckan_api_token
     agent = "kho-tests/0.1"
     yield CkanSite(
         url=url,
@@ -72,7 +72,7 @@ def ckan_site(kho_settings: Settings) -> Iterator[CkanSite]:
     if os.environ.get("KHO_KEEP_SERVICES") == "1":
         return
     if not was_running["ckan"]:
-        ckan_service.stop(s)
+        ckan_server.stop(s)
     if not was_running["redis"]:
         services.stop_process(s, "redis")
     if not was_running["postgres"]:

@@ -1,5 +1,5 @@
 """A session fixture for tests that read the warehouse built from the sample deliveries, as `kho demo` leaves
-it, without the minutes an Airflow run costs: the same functions the ingest DAGs call (fetch from the agency
+it, without the minutes an Airflow run costs: the same functions the landing DAGs call (fetch from the agency
 systems' stand-ins, land the inbox), then a real ``dbt build`` of the intermediate models and the KPI marts
 with everything upstream of them.
 
@@ -13,11 +13,12 @@ import shutil
 import pytest
 from psycopg import sql
 
-from kho import portal_demo
+from demo import portal_db
+from demo.samples import deliver_samples
+from flow import land, refused
 from kho.catalog import catalog
-from kho.connectors import fetch
-from kho.dbt import run_dbt
-from kho.pipeline import deliver_samples, land_inbox, refused
+from kho.conforming.dbt import run_dbt
+from kho.delivering import fetch
 
 # Every dataset but intangible_heritage: the KPI marts' and the commune-name datasets.
 DATASETS = [
@@ -36,7 +37,7 @@ DATASETS = [
 def sample_warehouse(stack, warehouse, tmp_path_factory):
     """The settings of a warehouse holding exactly the sample deliveries of ``DATASETS``, dbt built."""
     s, _ = stack
-    portal_demo.ensure(s)
+    portal_db.ensure(s)
     for dataset_id in DATASETS:
         ds = catalog().dataset(dataset_id)
         warehouse.execute(sql.SQL("truncate {}").format(sql.Identifier(ds.raw_schema, ds.raw_table)))
@@ -48,7 +49,7 @@ def sample_warehouse(stack, warehouse, tmp_path_factory):
         shutil.rmtree(s.inbox_dir / dataset_id, ignore_errors=True)
         deliver_samples(dataset_id, s)  # as `kho demo` drops them
         fetch(ds, s)  # the portal database and the tourist-site API; nothing for inbox datasets
-        reports = land_inbox(dataset_id, s)
+        reports = land(dataset_id, s)
         assert reports and not refused(reports), f"{dataset_id}: {reports}"
     target = tmp_path_factory.mktemp("dbt-target")
     result = run_dbt(

@@ -23,9 +23,9 @@ import psycopg
 import pytest
 from psycopg import errors, sql
 
-from kho import access
 from kho.catalog import CATALOG_DIR, catalog, load_catalog
-from kho.dbt import project_dir, run_dbt
+from kho.conforming import access
+from kho.conforming.dbt import project_dir, run_dbt
 
 CATALOG = catalog()
 ROLES = access.login_roles(CATALOG)

@@ -1,11 +1,11 @@
-"""The bad-delivery corpus (tests/corpus/): each file, landed by the real ``ingest_file`` in the real
+"""The bad-delivery corpus (tests/corpus/): each file, landed by the real ``land_file`` in the real
 PostgreSQL, gives the outcome tests/corpus/expected.yml records for it, and every row is accounted for.
 
 For every entry: the refusal's fields (dataset, file, line, column, expected, found) or the counts and each
 quarantined row; ``rows_delivered = rows_landed + rows_quarantined`` in ``kho_meta.loads``, in the raw table
 and in ``kho_meta.quarantine``; the file archived under its sha256 (refused ones too, with a refused load
 recorded and nothing landed); no table created or dropped by the delivery. A few entries also go through
-``kho ingest`` (one line on stderr, exit 1) and a few through the raw Great Expectations suite.
+``kho land`` (one line on stderr, exit 1) and a few through the raw Great Expectations suite.
 
 Isolation: the warehouse outlives the test session and a file whose sha256 already landed is skipped, so each
 test first forgets earlier loads of its file (loads, quarantined rows, raw rows, quality runs), and removes
@@ -25,7 +25,7 @@ from psycopg import sql
 
 from kho.catalog import Dataset, catalog
 from kho.errors import DeliveryError
-from kho.land import ensure_raw_table, ingest_file, safe_file_name
+from kho.landing.land import ensure_raw_table, land_file, safe_file_name
 from kho.meta import ensure_meta_schema
 from kho.settings import REPO
 from tests.corpus import make_corpus
@@ -238,7 +238,7 @@ def check_values(warehouse, ds: Dataset, load_id: str, entry: dict) -> None:
 
 def check_raw_suite(s, ds: Dataset, load_id: str, entry: dict) -> None:
     """What landing keeps (raw is what was delivered) the raw suite stops, with a critical failure."""
-    from kho.quality import validate
+    from kho.validating.quality import validate
 
     want = entry["raw_suite"]
     result = validate(ds.id, "raw", load_id=load_id, s=s)
@@ -263,7 +263,7 @@ def test_the_corpus_table_lists_every_file_once_and_covers_every_case():
         assert not (e.get("cli") and "/" in delivered_name(e)), "the CLI names a delivery by its file name"
 
 
-@pytest.mark.parametrize("entry", params(ENTRIES, "ingest_file"))
+@pytest.mark.parametrize("entry", params(ENTRIES, "land_file"))
 def test_bad_delivery(entry, stack, warehouse, forget, tmp_path):
     s, _ = stack
     ds = catalog().dataset(entry["dataset"])
@@ -275,7 +275,7 @@ def test_bad_delivery(entry, stack, warehouse, forget, tmp_path):
 
     if "refused" in entry:
         with pytest.raises(DeliveryError) as caught:
-            ingest_file(ds.id, path, source_name=delivered_name(entry), s=s)
+            land_file(ds.id, path, source_name=delivered_name(entry), s=s)
         error, report = caught.value, caught.value.report
         want = entry["refused"]
         problem = error.problem
@@ -289,7 +289,7 @@ def test_bad_delivery(entry, stack, warehouse, forget, tmp_path):
         check_message(str(error), entry, ds.id)
         assert report.status == "refused" and report.error == str(error)
     else:
-        report = ingest_file(ds.id, path, source_name=delivered_name(entry), s=s)
+        report = land_file(ds.id, path, source_name=delivered_name(entry), s=s)
         want = entry["landed"]
         assert (report.status, report.rows_delivered, report.rows_landed, report.rows_quarantined) == (
             "landed",
@@ -321,7 +321,7 @@ def test_kho_ingest_says_it_in_one_line(entry, stack, warehouse, forget, tmp_pat
     forget(ds, sha)
 
     result = subprocess.run(
-        [str(KHO), "ingest", ds.id, str(path)], capture_output=True, text=True, timeout=600, check=False
+        [str(KHO), "land", ds.id, str(path)], capture_output=True, text=True, timeout=600, check=False
     )
     assert "Traceback" not in result.stdout + result.stderr, result.stderr
     ((load_id,),) = warehouse.execute(

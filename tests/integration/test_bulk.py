@@ -1,6 +1,6 @@
-"""The set-based landing (kho.bulk) lands exactly what the row-by-row path lands, or hands over to it.
+"""The set-based landing (kho.landing.bulk) lands exactly what the row-by-row path lands, or hands over to it.
 
-Each file is landed twice on the real PostgreSQL, once as ``ingest_file`` chooses and once with the
+Each file is landed twice on the real PostgreSQL, once as ``land_file`` chooses and once with the
 set-based path switched off, and the raw rows, quarantined rows and counts must be the same. The path
 taken is part of the report: a clean export must go set-based (that is the point), a file with anything
 to clean or convert must go row by row.
@@ -14,11 +14,11 @@ import io
 import pytest
 from psycopg import sql
 
-from kho import bulk
 from kho.catalog import catalog
 from kho.errors import DeliveryError
-from kho.land import ingest_file, raw_columns
-from kho.legacy_vn import encode_as
+from kho.landing import bulk
+from kho.landing.land import land_file, raw_columns
+from kho.landing.legacy_vn import encode_as
 from kho.settings import REPO
 
 SAMPLES = REPO / "samples"
@@ -60,14 +60,14 @@ def forget(warehouse, dataset: str, load_id: str | None, sha: str | None = None)
 
 
 def both_ways(warehouse, s, monkeypatch, dataset: str, path):
-    """(report, outcome) as ingest_file chooses, then row by row; each outcome is a refusal or the rows."""
+    """(report, outcome) as land_file chooses, then row by row; each outcome is a refusal or the rows."""
     outcomes = []
     for rows_only in (False, True):
         with monkeypatch.context() as m:
             if rows_only:
                 m.setattr(bulk, "eligible", lambda ds: False)
             try:
-                report = ingest_file(dataset, path, s=s)
+                report = land_file(dataset, path, s=s)
                 assert report.status != "skipped", "a file the suite has landed already"
             except DeliveryError as exc:
                 report = exc.report

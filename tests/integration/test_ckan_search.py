@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from ckanapi import NotAuthorized, NotFound, SearchError
 
-from kho import ckan_service
+from kho.operations import ckan_server
 
 pytest_plugins = ["tests.integration.conftest_ckan"]
 
@@ -189,10 +189,10 @@ def test_index_can_be_cleared_and_rebuilt(ckan_site, org, unique):
     name = f"xay-lai-{unique}"
     make_dataset(ckan_site, org, name, "Chỉ mục xây lại")
 
-    ckan_service.ckan_cli(ckan_site.settings, "search-index", "clear")
+    ckan_server.ckan_cli(ckan_site.settings, "search-index", "clear")
     assert search(ckan_site.anonymous, org)["count"] == 0
 
-    ckan_service.ckan_cli(ckan_site.settings, "search-index", "rebuild", "--quiet")
+    ckan_server.ckan_cli(ckan_site.settings, "search-index", "rebuild", "--quiet")
     assert names(search(ckan_site.anonymous, org, q="xây lại")) == [name]
 
 

@@ -1,7 +1,7 @@
 """fct_crop_production_commune built incrementally is the same table as built whole.
 
 Real dbt and PostgreSQL, in a database of this module's own on the test server (``bench/database.py``,
-so the warehouse the other tests build is not touched): the raw table as ``kho.land`` makes it, the
+so the warehouse the other tests build is not touched): the raw table as ``kho.landing.land`` makes it, the
 reference seeds, and generated deliveries of the commune crop tables at a small scale (benchmark 9's,
 ``bench/dbt_incremental.py``: one delivery per year, sheets per season, every commune of the province).
 dbt builds the fact whole, a new delivery revises figures already in it and adds new ones, and the

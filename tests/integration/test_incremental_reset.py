@@ -1,4 +1,4 @@
-"""kho.incremental.reset_changed on the real PostgreSQL: an incremental model's table is dropped (so that dbt
+"""kho.conforming.incremental.reset_changed on the real PostgreSQL: an incremental model's table is dropped (so that dbt
 builds it whole) when it was built with other code, or before Kho recorded how; otherwise it is kept."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from kho.incremental import reset_changed
+from kho.conforming.incremental import reset_changed
 
 SCHEMA = "kho_test_incremental"
 NODE = "model.kho.fct_test_incremental"

@@ -11,7 +11,7 @@ from psycopg import sql
 
 from kho.catalog import catalog
 from kho.errors import DeliveryError
-from kho.land import ingest_file
+from kho.landing.land import land_file
 from kho.settings import REPO
 
 DS = catalog().dataset("crop_statistics")
@@ -51,7 +51,7 @@ def test_unknown_area_is_quarantined_with_its_reason_and_the_rest_lands(stack, w
     s, _ = stack
     path = variant(tmp_path, "maize_typo.csv", '"Vinh Phuc";', '"Vinh Phucc";')
     forget(warehouse, path)
-    report = ingest_file("crop_statistics", path, s=s)
+    report = land_file("crop_statistics", path, s=s)
     assert (report.status, report.rows_delivered, report.rows_landed, report.rows_quarantined) == (
         "landed",
         71,
@@ -75,7 +75,7 @@ def test_a_number_that_is_not_a_number_refuses_the_whole_file_and_keeps_it(stack
     path = with_bad_number(tmp_path, "maize_bad.csv", "Bac Ninh", "12,5x")
     forget(warehouse, path)
     with pytest.raises(DeliveryError) as exc:
-        ingest_file("crop_statistics", path, s=s)
+        land_file("crop_statistics", path, s=s)
     message = str(exc.value)
     assert message.startswith("crop_statistics: maize_bad.csv, line 9, column '1995': expected a number")
     assert "found '12,5x'" in message
@@ -93,8 +93,8 @@ def test_the_same_file_lands_once(stack, warehouse, tmp_path):
     s, _ = stack
     path = variant(tmp_path, "maize_once.csv", '"Ha Nam";', '"Ha Nam ";')
     forget(warehouse, path)
-    first = ingest_file("crop_statistics", path, s=s)
-    again = ingest_file("crop_statistics", path, source_name="renamed.csv", s=s)
+    first = land_file("crop_statistics", path, s=s)
+    again = land_file("crop_statistics", path, source_name="renamed.csv", s=s)
     assert first.status == "landed" and again.status == "skipped"
     assert again.load_id == first.load_id
 
@@ -111,7 +111,7 @@ def test_too_many_bad_rows_refuse_the_delivery(stack, warehouse, tmp_path):
     path.write_bytes("\r\n".join(lines).encode("utf-8"))
     forget(warehouse, path)
     with pytest.raises(DeliveryError) as exc:
-        ingest_file("crop_statistics", path, s=s)
+        land_file("crop_statistics", path, s=s)
     share = f"{len(mangled)} of 71 ({len(mangled) / 71:.0%})"
     assert len(mangled) / 71 > 0.2
     assert f"expected at most 20% of rows quarantined, found {share}; first reason: unknown area name" in str(

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from kho.catalog import catalog
 from kho.cli import app
-from kho.match_report import match_report, matched_columns
-from kho.names import match_key
+from kho.conforming.match_report import match_report, matched_columns
+from kho.landing.names import match_key
 
 pytest_plugins = ["tests.integration.conftest_samples"]
 

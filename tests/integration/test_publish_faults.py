@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 import pytest
 from ckanapi import RemoteCKAN
 
-from kho import ckan_service
 from kho.catalog import Catalog, catalog
 from publishers.ckan import publish
 from publishers.errors import PublishError
@@ -113,7 +112,7 @@ def proxy(ckan_site) -> Iterator[Callable[[Plan], FaultyProxy]]:
 
 
 def through(p: FaultyProxy, site) -> RemoteCKAN:
-    return RemoteCKAN(p.url, apikey=ckan_service.api_token(site.settings))
+    return RemoteCKAN(p.url, apikey=site.settings.ckan_api_token)
 
 
 def published_once(ckan_site, mart) -> dict:

@@ -18,9 +18,16 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from kho.quality import QualityError, build_data_docs, data_docs_index, format_result, gx_root, validate
-from kho.services import ensure_database, start_postgres, stop_postgres
+from kho.operations.services import ensure_database, start_postgres, stop_postgres
 from kho.settings import REPO, Settings
+from kho.validating.quality import (
+    QualityError,
+    build_data_docs,
+    data_docs_index,
+    format_result,
+    gx_root,
+    validate,
+)
 
 # code 2024, code 2025, name, {year: (paddy production t, paddy yield t/ha)}
 PROVINCES = [

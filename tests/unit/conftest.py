@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kho.dbt import parse_manifest
+from kho.conforming.dbt import parse_manifest
 
 
 @pytest.fixture(scope="session")

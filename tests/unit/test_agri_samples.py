@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kho.areas import COMMUNE_ALIASES
 from kho.catalog import catalog
-from kho.land import check_record
-from kho.names import match_key
-from kho.quality import read_suite_file, suite_path
-from kho.readers import Record, reader_for
+from kho.landing.areas import COMMUNE_ALIASES
+from kho.landing.land import check_record
+from kho.landing.names import match_key
+from kho.landing.readers import Record, reader_for
 from kho.settings import REPO
+from kho.validating.quality import read_suite_file, suite_path
 
 SAMPLES = REPO / "samples"
 PROVINCE = "08"  # Tuyên Quang, the samples' province (dbt var kho_province_code)
@@ -31,7 +31,7 @@ def read(dataset_id: str, path: Path) -> list[Record]:
 
 
 def land(dataset_id: str, path: Path) -> tuple[list[Record], list[tuple[Record, str]]]:
-    """(records that would land, (record, reason) quarantined), as kho.land decides, without a database."""
+    """(records that would land, (record, reason) quarantined), as kho.landing.land decides, without a database."""
     ds = catalog().dataset(dataset_id)
     landed, quarantined = [], []
     for record in read(dataset_id, path):

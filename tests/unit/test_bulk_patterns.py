@@ -1,7 +1,7 @@
 """What the set-based landing lets through unconverted, the row-by-row reader reads to the same value.
 
-kho.bulk sends a value to PostgreSQL as it is when it matches a pattern; anything else makes the file go
-row by row. So every value a pattern accepts must be one kho.values reads without doubt, to the value
+kho.landing.bulk sends a value to PostgreSQL as it is when it matches a pattern; anything else makes the file go
+row by row. So every value a pattern accepts must be one kho.landing.values reads without doubt, to the value
 PostgreSQL will read from the same text.
 """
 
@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from kho import bulk
 from kho.catalog import Column
-from kho.values import VIETNAM, Decimals, Invalid, convert_text
+from kho.landing import bulk
+from kho.landing.values import VIETNAM, Decimals, Invalid, convert_text
 
 
 def numbers() -> list[str]:

@@ -34,7 +34,7 @@ AIRFLOW_SERVICES = {"airflow-init", *AIRFLOW_COMMANDS}
 ONE_SHOT = {"airflow-init"}
 REQUIRED_SERVICES = {"postgres", "redis", "solr", "ckan", *AIRFLOW_SERVICES}
 # Mounted into every Airflow container at /opt/kho/<name> (KHO_REPO).
-REPO_MOUNTS = ("dags", "dbt_project", "expectations", "catalog", "kho", "publishers", "samples")
+REPO_MOUNTS = ("dags", "dbt_project", "expectations", "catalog", "kho", "publishers", "flow", "samples")
 WRITABLE_MOUNTS = {"dbt_project"}  # dbt writes target/ (the manifest) and logs/
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|FERNET|_KEY$|REDISCLI_AUTH")
 URL_PASSWORD = re.compile(r"://[^:/@\s]*:([^@\s]+)@")

@@ -1,4 +1,4 @@
-"""The database connector against a real PostgreSQL holding the demo portal (kho/portal_demo.py): the read-only
+"""The database connector against a real PostgreSQL holding the demo portal (demo/portal_db.py): the read-only
 login cannot write, the query runs read-only and under a time limit, and the same result gives the same file,
 which landing then skips.
 
@@ -17,11 +17,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from kho import portal_demo
+from demo import portal_db
 from kho.catalog import CatalogError, catalog
-from kho.connectors import database
-from kho.land import ingest_file
-from kho.services import ensure_database, start_postgres, stop_postgres
+from kho.delivering import database
+from kho.landing.land import land_file
+from kho.operations.services import ensure_database, start_postgres, stop_postgres
 from kho.settings import REPO, Settings
 
 DATASET = "admin_procedures"
@@ -41,7 +41,7 @@ def s():
     try:
         start_postgres(settings)
         ensure_database("kho", s=settings)
-        portal_demo.ensure(settings)
+        portal_db.ensure(settings)
         yield settings
     finally:
         stop_postgres(settings)
@@ -66,7 +66,7 @@ def rows(path: Path) -> list[dict[str, str]]:
 
 
 def test_the_reader_login_can_read_but_not_write(s):
-    with psycopg.connect(s.portal_url, autocommit=True) as conn:
+    with psycopg.connect(portal_db.reader_url(s), autocommit=True) as conn:
         assert conn.execute("select count(*) from motcua.ho_so").fetchone()[0] > 60_000
         assert conn.execute("show default_transaction_read_only").fetchone()[0] == "on"
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
@@ -83,7 +83,7 @@ def test_the_reader_login_can_read_but_not_write(s):
 def test_demo_portal_is_built_once(s):
     with psycopg.connect(s.database_url("portal_demo")) as conn:
         before = conn.execute("select xmin::text from motcua.don_vi limit 1").fetchone()
-    portal_demo.ensure(s)
+    portal_db.ensure(s)
     with psycopg.connect(s.database_url("portal_demo")) as conn:
         assert conn.execute("select xmin::text from motcua.don_vi limit 1").fetchone() == before
 
@@ -112,7 +112,7 @@ def test_result_lands_in_the_inbox_as_csv_by_catalog_columns_in_key_order(s, inb
 def test_same_result_same_file_and_landing_skips_it(s, inbox):
     first = database.fetch(catalog().dataset(DATASET), s)
     content = first.read_bytes()
-    landed = ingest_file(DATASET, first, s=s)
+    landed = land_file(DATASET, first, s=s)
     assert (
         landed.status == "landed" and landed.rows_landed == len(rows(first)) and landed.rows_quarantined == 0
     )
@@ -121,7 +121,7 @@ def test_same_result_same_file_and_landing_skips_it(s, inbox):
     again = database.fetch(catalog().dataset(DATASET), s)
     assert again.name == first.name
     assert hashlib.sha256(again.read_bytes()).digest() == hashlib.sha256(content).digest()
-    assert ingest_file(DATASET, again, s=s).status == "skipped"
+    assert land_file(DATASET, again, s=s).status == "skipped"
 
 
 def test_the_query_runs_read_only_even_with_a_login_that_could_write(s, inbox):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from kho.access import (
+from kho.catalog import catalog, load_catalog
+from kho.conforming.access import (
     AGENCY_GROUP,
     OPEN_READER,
     PLATFORM_GROUP,
@@ -17,7 +18,6 @@ from kho.access import (
     model_access,
     readers_for,
 )
-from kho.catalog import catalog, load_catalog
 from kho.settings import REPO
 
 SCRIPT = REPO / "scripts" / "sync_dbt_from_catalog.py"

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from kho import decode as decode_module
-from kho.decode import decode, decode_utf8, detect, iter_decoded_lines
 from kho.errors import DeliveryError
-from kho.legacy_vn import TCVN3_DECODING_TABLE, encode_as
+from kho.landing import decode as decode_module
+from kho.landing.decode import decode, decode_utf8, detect, iter_decoded_lines
+from kho.landing.legacy_vn import TCVN3_DECODING_TABLE, encode_as
 
 SAMPLES = Path(__file__).parents[1] / "data" / "encoding_hazard_samples.csv"
 ROWS = list(csv.DictReader(io.StringIO(SAMPLES.read_text(encoding="utf-8"), newline="")))

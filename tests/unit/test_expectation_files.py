@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kho.catalog import catalog
-from kho.quality import (
+from kho.validating.quality import (
     SEVERITIES,
     Finding,
     QualityError,

@@ -1,4 +1,4 @@
-"""The HTTP connector against the agency API stand-in (kho/agency_api.py), run in this process on a free
+"""The HTTP connector against the agency API stand-in (demo/agency_api.py), run in this process on a free
 port: pagination, retries, timeouts, refusals, and the same content giving the same bytes."""
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ import uuid
 
 import pytest
 
-from kho import agency_api, connectors
-from kho.agency_api import serving
+from demo import agency_api
+from demo.agency_api import serving
+from kho import delivering as connectors
 from kho.catalog import CatalogError, catalog
-from kho.connectors import http
+from kho.delivering import http
 from kho.errors import DeliveryError
+from kho.operations.services import write_services_env
 from kho.settings import REPO, Settings
 
 SAMPLE = REPO / "samples" / "tourist_sites" / "api" / "tourist-sites.json"
@@ -141,9 +143,13 @@ def test_an_answer_that_is_not_a_page_is_refused():
         http._total_pages(ds, "http://x/v1/sites?page=2", 2, {"data": [], "page": 1, "total_pages": 3})
 
 
-def test_placeholder_from_the_environment_or_the_default(monkeypatch, s):
+def test_placeholder_from_the_environment_then_services_env(monkeypatch, s):
+    """A province sets the variable; the local stack writes it into services.env; the environment wins."""
     ds = dataset("${KHO_AGENCY_API_URL}/v1/tourist-sites")
     monkeypatch.delenv("KHO_AGENCY_API_URL", raising=False)
+    with pytest.raises(CatalogError, match=r"no value for \$\{KHO_AGENCY_API_URL\}"):
+        connectors.resolve(ds.source.location, ds, s)  # no default: the demo's address is not product code
+    write_services_env(s, {"KHO_AGENCY_API_URL": "http://127.0.0.1:59966"})
     assert connectors.resolve(ds.source.location, ds, s) == "http://127.0.0.1:59966/v1/tourist-sites"
     monkeypatch.setenv("KHO_AGENCY_API_URL", "https://api.svhttdl.example.gov.vn")
     assert (

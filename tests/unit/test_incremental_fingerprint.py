@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from kho.dbt import project_dir
-from kho.incremental import fingerprint, incremental_models
+from kho.conforming.dbt import project_dir
+from kho.conforming.incremental import fingerprint, incremental_models
 
 FACT = "model.kho.fct_crop_production_commune"
 

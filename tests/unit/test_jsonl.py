@@ -10,9 +10,9 @@ import pytest
 
 from kho.catalog import Column, Dataset, Source, catalog
 from kho.errors import DeliveryError
-from kho.readers import reader_for
-from kho.readers.jsonl import read
-from kho.values import VIETNAM
+from kho.landing.readers import reader_for
+from kho.landing.readers.jsonl import read
+from kho.landing.values import VIETNAM
 
 SITE = {
     "id": "DL-0001",

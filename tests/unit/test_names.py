@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from kho.names import accent_key, match_key, suggest
+from kho.landing.names import accent_key, match_key, suggest
 
 # Decomposed (non-NFC) tone marks from the sapnhap.bando scrape: raw text and its NFC decoding.
 NFD_SAMPLES = [

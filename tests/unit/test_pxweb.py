@@ -8,7 +8,7 @@ import pytest
 
 from kho.catalog import catalog
 from kho.errors import DeliveryError
-from kho.readers.pxweb import parse_title, read
+from kho.landing.readers.pxweb import parse_title, read
 from kho.settings import REPO
 
 SAMPLES = REPO / "samples" / "crop_statistics"

@@ -1,4 +1,4 @@
-"""The committed reference seeds: counts, key uniqueness, and keys in step with kho.names."""
+"""The committed reference seeds: counts, key uniqueness, and keys in step with kho.landing.names."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kho.names import match_key
+from kho.landing.names import match_key
 
 SEEDS = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "reference"
 
@@ -62,7 +62,7 @@ def test_alias_keys_are_reproduced_by_match_key(aliases: list[dict[str, str]]) -
         for a in aliases
         if match_key(a["alias"]) != a["area_key"]
     ]
-    assert stale == [], "kho.names changed: rerun scripts/build_reference.py"
+    assert stale == [], "kho.landing.names changed: rerun scripts/build_reference.py"
 
 
 def test_aliases_cover_every_province_and_the_delivered_spellings(aliases: list[dict[str, str]]) -> None:

@@ -16,8 +16,8 @@ import pytest
 
 from kho.catalog import CatalogError, Dataset
 from kho.errors import DeliveryError
-from kho.readers import Issue, Record, csv_reader, excel, reader_for
-from kho.readers.tabular import PENDING_LIMIT, header_key
+from kho.landing.readers import Issue, Record, csv_reader, excel, reader_for
+from kho.landing.readers.tabular import PENDING_LIMIT, header_key
 from tests.data.readers.xlsx_writer import Error, Formula, Sheet, write_xlsx
 
 COLUMNS = [
@@ -214,7 +214,7 @@ def test_an_unclosed_quote_is_refused_at_the_row_it_opens(tmp_path):
 
 
 def test_nul_bytes_and_undecodable_lines_are_refused_naming_the_line(tmp_path):
-    """The wording is kho.decode's; the reader must pass its line numbers through."""
+    """The wording is kho.landing.decode's; the reader must pass its line numbers through."""
     assert refusal(read_csv, tmp_path, HEADER + "Xã A,2024,1,\x00\n").startswith(
         "crops: d.csv, line 2: expected text without NUL bytes, found a NUL byte"
     )
@@ -367,7 +367,7 @@ def test_ambiguous_numbers_without_evidence_are_issues(tmp_path):
 
 
 def test_held_back_rows_are_bounded(tmp_path, monkeypatch):
-    monkeypatch.setattr("kho.readers.tabular.PENDING_LIMIT", 2)
+    monkeypatch.setattr("kho.landing.readers.tabular.PENDING_LIMIT", 2)
     text = "Tên đơn vị,Năm,Diện tích (ha)\n" + "Xã A,2024,1.234\n" * 5 + 'Xã B,2024,"1,5"\n'
     records = read_csv(tmp_path, text)
     assert sum(1 for r in records if r.issues) == 3  # settled by the limit before the evidence came

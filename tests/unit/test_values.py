@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from kho.catalog import Column
-from kho.values import (
+from kho.landing.values import (
     VIETNAM,
     Ambiguous,
     Decimals,

@@ -1,0 +1,21 @@
+"""The repository's sample deliveries (``samples/<dataset>/``), dropped into the inboxes as agencies would."""
+
+from __future__ import annotations
+
+import shutil
+
+from kho.settings import Settings, settings
+
+
+def deliver_samples(dataset_id: str, s: Settings | None = None) -> int:
+    """Copy the dataset's sample deliveries (files only) into its inbox; how many."""
+    s = s or settings()
+    samples = s.repo / "samples" / dataset_id
+    if not samples.is_dir():
+        return 0
+    inbox = s.inbox_dir / dataset_id
+    inbox.mkdir(parents=True, exist_ok=True)
+    files = [f for f in sorted(samples.iterdir()) if f.is_file()]
+    for f in files:
+        shutil.copy2(f, inbox / f.name)
+    return len(files)

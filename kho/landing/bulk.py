@@ -1,0 +1,460 @@
+"""Land a clean CSV delivery set-based, at close to the speed of PostgreSQL's own ``COPY``.
+
+Why it works this way: docs/design.md.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import queue
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from pathlib import Path
+from typing import IO
+
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from psycopg import sql
+
+from kho.catalog import Column, Dataset
+from kho.errors import DeliveryError
+from kho.landing import decode
+from kho.landing.areas import check_name
+from kho.landing.readers.csv_reader import UTF16_BOMS, LineGuard, csv_rows, decoded_lines, sniff_delimiter
+from kho.landing.readers.tabular import (
+    FOOTNOTE,
+    HEADER_SEARCH_ROWS,
+    Header,
+    Sheet,
+    find_header,
+    is_numbering,
+    layout,
+    texts,
+)
+from kho.landing.values import FALSE_WORDS, MISSING, TRUE_WORDS
+
+BATCH_BYTES = 2 << 20  # Arrow reads the file in blocks of about this size
+QUEUED_BATCHES = 3  # batches waiting for the COPY thread: memory stays near (2 + this) x BATCH_BYTES
+FIELD_LIMIT = 128 * 1024  # csv.field_size_limit(): the row-by-row reader refuses longer fields
+SEEN_WORDS_LIMIT = 1_000_000  # distinct words remembered per file for the encoding check
+
+# Anything str.split() splits at other than a single space, edge spaces, double spaces, the invisible
+# characters clean_text removes, control characters and quotes: a value with one needs the row-by-row path.
+_WHITESPACE = (
+    r"\t\n\x0b\x0c\r\x1c-\x1f\x85\xa0\x{1680}\x{2000}-\x{200d}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
+    r"\x{2060}\x{feff}\x{00ad}\x00-\x08\x0e-\x1b\x7f"
+)
+SEPARATOR = "|"
+ROW_NEEDS_CLEANING = rf'^ | $| \||\| |  |[{_WHITESPACE}"]'
+INTEGER = r"^[+-]?[0-9]{1,18}$"
+DECIMAL = r"^[+-]?[0-9]+(?:\.[0-9]+)?$"  # when the catalog declares a decimal point
+WHOLE = r"^[+-]?[0-9]+$"
+# A decimal that is not ambiguous as kho.landing.values sees it: 1.234 (1-3 digits not starting with 0, then exactly
+# three) could be a decimal or thousands, and only the row-by-row reader weighs the file's evidence.
+UNAMBIGUOUS = r"^[+-]?(?:[0-9]+|0[0-9]*\.[0-9]+|[0-9]{4,}\.[0-9]+|[1-9][0-9]{0,2}\.(?:[0-9]{1,2}|[0-9]{4,}))$"
+ISO_TIMESTAMP = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[ T](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
+)
+UNUSUAL = f"[^\\x00-\\x7f{decode.VIETNAMESE_CHARACTERS}]"
+TEXT_FORMAT = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
+MISSING_VALUES = pa.array(sorted(MISSING))
+MISSING_BYTES = max(len(m.encode()) for m in MISSING)
+TRUE_VALUES, FALSE_VALUES = pa.array(sorted(TRUE_WORDS)), pa.array(sorted(FALSE_WORDS))
+
+
+class Fallback(Exception):
+    """This delivery needs the row-by-row path; the message says why (for logs and benchmarks)."""
+
+
+# What makes the caller fall back: ours, a refusal (the row-by-row path words it), a row Arrow cannot
+# parse, a value PostgreSQL rejects during the COPY.
+FALLBACK_ERRORS = (Fallback, DeliveryError, pa.ArrowInvalid, psycopg.errors.DataError)
+
+
+def eligible(ds: Dataset) -> bool:
+    """Only CSV deliveries without the layout features that need row-by-row judgement."""
+    source = ds.source
+    return source.format == "csv" and not source.section_column and not source.sheet_column
+
+
+@dataclass
+class Plan:
+    """What the first lines of the file say: read as the row-by-row reader reads them."""
+
+    encoding: str
+    delimiter: str
+    header: Header
+    first_line: int  # the line of the first data row
+    footer: re.Pattern[str] | None  # source.footer_pattern
+    first_values: set[str] = field(default_factory=set)  # first values of rows, checked already
+
+
+def plan(ds: Dataset, path: Path, name: str) -> Plan:
+    """The header and first data line, found by the row-by-row reader's own functions."""
+    source = ds.source
+    with path.open("rb") as stream:
+        if stream.read(2) in UTF16_BOMS:
+            raise Fallback("UTF-16 text")
+        stream.seek(0)
+        encoding = decode.encoding_of(stream, source.encoding, ds.id, name)
+        stream.seek(0)
+        lines = decoded_lines(stream, ds.id, name, encoding)  # detected once, above
+        head = list(islice(lines, (source.skip_rows or 0) + HEADER_SEARCH_ROWS + source.header_rows))
+    lay = layout(ds)
+    delimiter = source.delimiter or sniff_delimiter(head, lay)
+    rows = list(csv_rows(head, delimiter, ds.id, name))
+    if source.skip_rows is not None:
+        searched = rows[: source.skip_rows + source.header_rows]
+    else:
+        searched = rows[: HEADER_SEARCH_ROWS + source.header_rows - 1]
+    sheet = Sheet(name, iter(()), label=lambda pos: f"column {pos + 1}", width_is_fixed=True, text_only=True)
+    header, first = find_header(searched, lay, sheet)
+    if not header.plain:
+        raise Fallback("a header with unnamed or repeated columns")
+    if first >= len(rows) or any(row.line != i + 1 for i, row in enumerate(rows[: first + 1])):
+        raise Fallback("a header spanning lines, or no data row in the first lines")
+    if is_numbering(texts(rows[first])):
+        raise Fallback("a row numbering the columns")
+    return Plan(encoding, delimiter, header, rows[first].line, lay.footer)
+
+
+class _Utf8(io.RawIOBase):
+    """The delivery decoded to NFC and re-encoded as UTF-8, for Arrow; lines bounded as the reader's."""
+
+    def __init__(self, stream: IO[bytes], encoding: str, ds: str, name: str):
+        guard = LineGuard(stream, ds, name)
+        self.blocks = decode.decoded_blocks(guard.read, encoding, ds, name)
+        self.pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self.pending:
+            text = next(self.blocks, None)
+            if text is None:
+                return 0
+            if "\r" in text.replace("\r\n", ""):
+                raise Fallback("a carriage return that does not end a line")
+            self.pending = memoryview(text.encode("utf-8"))
+        size = min(len(buffer), len(self.pending))
+        buffer[:size] = self.pending[:size]
+        self.pending = self.pending[size:]
+        return size
+
+
+class _CopyThread(threading.Thread):
+    """Writes batches to the COPY while the main thread reads the next ones."""
+
+    def __init__(self, copy: psycopg.Copy):
+        super().__init__(name="kho-copy", daemon=True)
+        self.copy = copy
+        self.batches: queue.Queue[bytes | None] = queue.Queue(QUEUED_BATCHES)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        while (data := self.batches.get()) is not None:
+            if self.error is None:
+                try:
+                    self.copy.write(data)
+                except BaseException as exc:  # kept for the main thread; the queue is still drained
+                    self.error = exc
+
+    def put(self, data: bytes) -> None:
+        if self.error is not None:
+            raise self.error
+        self.batches.put(data)
+
+    def close(self) -> None:
+        self.batches.put(None)
+        self.join()
+
+
+class _Words:
+    """The encoding check of the row-by-row reader, on the distinct words of each batch.
+
+    A word that does not read as Vietnamese is harmless (a foreign name) unless its bytes read cleanly in
+    another encoding: then its line may have come from another system, and the row-by-row path decides.
+    """
+
+    def __init__(self, encoding: str):
+        self.utf8 = encoding in ("utf-8", "utf-8-sig")
+        self.seen: set[str] = set()
+
+    def check(self, column: pa.Array) -> None:
+        values = pc.unique(column)  # distinct values first: far fewer to split than rows
+        values = values.filter(pc.invert(pc.string_is_ascii(values)))
+        if not len(values):
+            return
+        words = pc.unique(pc.list_flatten(pc.utf8_split_whitespace(values)))
+        words = words.filter(pc.invert(pc.string_is_ascii(words)))
+        for word in words.to_pylist():
+            if word in self.seen:
+                continue
+            if len(self.seen) < SEEN_WORDS_LIMIT:
+                self.seen.add(word)
+            if decode.reads_badly(word) and (not self.utf8 or decode.reads_elsewhere(word.encode("utf-8"))):
+                raise Fallback(f"the word {word!r} may be in another encoding")
+
+
+def land(
+    conn: psycopg.Connection,
+    ds: Dataset,
+    path: Path,
+    name: str,
+    load: tuple[str, str, datetime],  # load id, file sha256, started
+    held: IO[str],
+    progress: Callable[[int], None] | None = None,
+) -> tuple[int, int, dict[str, int]]:
+    """COPY the delivery into the raw table; (rows delivered, rows quarantined, reasons) or Fallback.
+
+    Quarantined rows are written to ``held`` as the row-by-row path writes them.
+    """
+    found = plan(ds, path, name)
+    header = found.header
+    positions = sorted(header.columns)
+    columns = [header.columns[p] for p in positions]
+    names = {c.name: c.match for c in columns if c.match}
+    targets = [c.name for c in columns] + [f"{n}_key" for n in names]
+    load_id, sha, started = load
+    table = sql.Identifier(ds.raw_schema, ds.raw_table)
+    # The provenance is the same for every row of the delivery: column defaults for this transaction
+    # (dropped again below, rolled back with a fallback) rather than four more values a row to parse.
+    provenance = {"_load_id": load_id, "_source_file": name, "_file_sha256": sha, "_loaded_at": started}
+    conn.execute(
+        sql.SQL("alter table {} {}").format(
+            table,
+            sql.SQL(", ").join(
+                sql.SQL("alter column {} set default {}").format(sql.Identifier(c), sql.Literal(v))
+                for c, v in provenance.items()
+            ),
+        )
+    )
+    # Times without a zone are Vietnam time, as kho.landing.values reads them (a fixed +07:00, as there).
+    conn.execute("set local time zone interval '+07:00' hour to minute")
+    # Text format, tab-separated: no value holds a tab, a line break or a quote (those fall back), and
+    # an empty field is a null (an empty value is a missing one already).
+    copy_sql = sql.SQL("copy {} ({}) from stdin (format text, null '')").format(
+        table, sql.SQL(", ").join(map(sql.Identifier, ["_source_row", *targets]))
+    )
+    delivered = quarantined = 0
+    reasons: dict[str, int] = {}
+    words = _Words(found.encoding)
+    with path.open("rb") as stream, conn.cursor() as cur, cur.copy(copy_sql) as copy:
+        writer = _CopyThread(copy)
+        writer.start()
+        try:
+            for batch in _batches(stream, ds, name, found):
+                landed, held_rows = _convert(
+                    batch, ds, found, positions, names, words, found.first_line + delivered
+                )
+                for source_row, column, reason, raw in held_rows:
+                    reasons[reason] = reasons.get(reason, 0) + 1
+                    held.write(json.dumps([source_row, column, reason, raw], ensure_ascii=False) + "\n")
+                delivered += batch.num_rows
+                quarantined += len(held_rows)
+                if landed.num_rows:
+                    out = io.BytesIO()
+                    pacsv.write_csv(landed, out, TEXT_FORMAT)
+                    writer.put(out.getvalue())
+                if progress:
+                    progress(delivered)
+        finally:
+            writer.close()
+        if writer.error is not None:
+            raise writer.error
+    conn.execute(
+        sql.SQL("alter table {} {}").format(
+            table,
+            sql.SQL(", ").join(
+                sql.SQL("alter column {} drop default").format(sql.Identifier(c)) for c in provenance
+            ),
+        )
+    )
+    return delivered, quarantined, reasons
+
+
+def _batches(stream: IO[bytes], ds: Dataset, name: str, found: Plan) -> Iterator[pa.RecordBatch]:
+    width = len(found.header.names)
+    reader = pacsv.open_csv(
+        io.BufferedReader(_Utf8(stream, found.encoding, ds.id, name), BATCH_BYTES),
+        read_options=pacsv.ReadOptions(
+            use_threads=False,
+            block_size=BATCH_BYTES,
+            skip_rows=found.first_line - 1,
+            column_names=[f"c{i}" for i in range(width)],
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=found.delimiter,
+            quote_char='"',
+            double_quote=True,
+            escape_char=False,
+            newlines_in_values=False,
+            ignore_empty_lines=False,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={f"c{i}": pa.string() for i in range(width)},
+            strings_can_be_null=True,
+            null_values=[""],
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    yield from reader
+
+
+def _convert(
+    batch: pa.RecordBatch,
+    ds: Dataset,
+    found: Plan,
+    positions: list[int],
+    names: dict[str, str],
+    words: _Words,
+    first_row: int,
+) -> tuple[pa.RecordBatch, list[tuple[int, str, str, dict[str, str]]]]:
+    """(rows to land, as the COPY wants them; quarantined rows) of one batch, or Fallback."""
+    cells, header = batch.columns, found.header
+    _check_rows(cells, header, found)
+    # Typed columns hold ASCII only, or fall back on their pattern.
+    _check_text(
+        [c for p, c in enumerate(cells) if p not in header.columns or header.columns[p].type == "text"], words
+    )
+    values: dict[str, pa.Array] = {}
+    reason = column_of_reason = pa.nulls(batch.num_rows, pa.string())
+    keys: dict[str, pa.Array] = {}
+    by_name = {header.columns[p].name: cells[p] for p in positions}
+    for column in ds.columns:
+        cell = by_name.get(column.name)
+        if cell is None:
+            continue
+        value = _without_missing(cell)
+        values[column.name] = _typed(value, column, ds)
+        failing: list[tuple[pa.Array, pa.Array | str]] = []
+        if column.required:
+            failing.append((pc.is_null(value), f"required column '{column.name}' is empty"))
+        if column.match:
+            keys[column.name], unknown = _match(value, names[column.name])
+            failing.append((pc.is_valid(unknown), unknown))
+        for mask, text in failing:
+            if not pc.any(mask).as_py():
+                continue
+            mask = pc.and_(mask, pc.is_null(reason))
+            reason = pc.if_else(mask, text, reason)
+            column_of_reason = pc.if_else(mask, column.name, column_of_reason)
+    bad = pc.is_valid(reason)
+    held: list[tuple[int, str, str, dict[str, str]]] = []
+    if pc.any(bad).as_py():
+        rows = pc.indices_nonzero(bad).to_pylist()
+        shown = [pc.take(c, rows).to_pylist() for c in cells]
+        for i, row in enumerate(rows):
+            raw = {header.names[p]: shown[p][i] or "" for p in range(len(cells))}
+            held.append((first_row + row, column_of_reason[row].as_py(), reason[row].as_py(), raw))
+    good = pc.invert(bad)
+    arrays = [pc.add(pa.array(range(batch.num_rows), pa.int32()), first_row)]
+    arrays += [values[header.columns[p].name] for p in positions]
+    arrays += [keys[n] for n in names]
+    landed = pa.RecordBatch.from_arrays(arrays, names=[f"c{i}" for i in range(len(arrays))])
+    return (landed.filter(good) if held else landed), held
+
+
+def _check_text(cells: list[pa.Array], words: _Words) -> None:
+    """Text values to clean (the typed columns' patterns allow no spaces); words in another encoding?"""
+    if not cells:
+        return
+    # One regular expression over each row's values joined by a separator (a value next to it must not
+    # start or end with a space either); a separator inside a value at worst sends the file row by row.
+    joined = pc.binary_join_element_wise(*cells, SEPARATOR, null_handling="replace", null_replacement="")
+    if words.utf8 and not pc.any(pc.match_substring_regex(joined, f"{ROW_NEEDS_CLEANING}|{UNUSUAL}")).as_py():
+        return  # one pass for the usual case
+    if pc.any(pc.match_substring_regex(joined, ROW_NEEDS_CLEANING)).as_py():
+        raise Fallback("a value to clean (spaces, line breaks, quotes, control characters)")
+    # Text written in Vietnamese letters is read word by word only if some row has another character:
+    # mojibake always has some (TCVN3 read as Latin-1: "Hµ Néi"), and so do foreign names.
+    unusual = pc.match_substring_regex(joined, UNUSUAL)
+    if pc.any(unusual).as_py():
+        for cell in cells:
+            words.check(cell.filter(unusual))
+    elif not words.utf8:
+        for cell in cells:
+            words.check(cell)
+
+
+def _check_rows(cells: list[pa.Array], header: Header, found: Plan) -> None:
+    """Rows the row-by-row reader could judge otherwise: headings, footnotes, repeated headers."""
+    filled = None
+    for cell in cells:
+        size = pc.binary_length(cell)  # bytes: at least the characters csv counts
+        if (pc.max(size).as_py() or 0) > FIELD_LIMIT:
+            raise Fallback("a very long value")
+        has = pc.fill_null(pc.greater(size, 0), False).cast(pa.int8())
+        filled = has if filled is None else pc.add(filled, has)
+    sparse = 2 if len(cells) >= 3 else 0
+    if pc.any(pc.less_equal(filled, sparse)).as_py():
+        raise Fallback("a blank or sparse row (a heading?)")
+    blank = pa.scalar(None, pa.string())
+    first = pc.coalesce(*[pc.if_else(pc.greater(pc.binary_length(c), 0), c, blank) for c in cells])
+    # The reader's own patterns, on each distinct first value of the file (once).
+    for text in set(pc.unique(first).to_pylist()) - found.first_values:
+        if FOOTNOTE.match(text) or (found.footer and found.footer.match(text)):
+            raise Fallback("a row that may be a footnote or the end of the table")
+        if len(found.first_values) < SEEN_WORDS_LIMIT:
+            found.first_values.add(text)
+    if pc.any(pc.equal(pc.utf8_lower(cells[0]), header.names[0].lower())).as_py():
+        raise Fallback("a repeated header")
+
+
+def _without_missing(cell: pa.Array) -> pa.Array:
+    """Empty cells, dashes and dots ("no value" in statistical tables) as nulls."""
+    if not pc.any(pc.less_equal(pc.binary_length(cell), MISSING_BYTES)).as_py():
+        return cell  # the usual case, found from the lengths alone
+    missing = pc.is_in(cell, value_set=MISSING_VALUES)
+    return pc.if_else(missing, pa.scalar(None, pa.string()), cell) if pc.any(missing).as_py() else cell
+
+
+def _typed(value: pa.Array, column: Column, ds: Dataset) -> pa.Array:
+    """The column's values as PostgreSQL reads them unchanged, or Fallback if one needs converting."""
+    kind = column.type
+    if kind == "text":
+        if pc.any(pc.match_substring(value, "\\")).as_py():  # the text COPY's escape character
+            return pc.replace_substring(value, "\\", "\\\\")
+        return value
+    if column.formats and kind in ("date", "timestamp"):
+        if pc.any(pc.is_valid(value)).as_py():
+            raise Fallback(f"column {column.name!r}: declared date formats")
+        return value
+    if kind == "boolean":
+        lower = pc.utf8_lower(value)
+        yes, no = pc.is_in(lower, value_set=TRUE_VALUES), pc.is_in(lower, value_set=FALSE_VALUES)
+        if pc.any(pc.and_(pc.is_valid(value), pc.invert(pc.or_(yes, no)))).as_py():
+            raise Fallback(f"column {column.name!r}: a value to convert")
+        return pc.if_else(yes, "t", pc.if_else(no, "f", pa.scalar(None, pa.string())))
+    if kind == "date":
+        pc.cast(value, pa.date32())  # strict YYYY-MM-DD and a real day; ArrowInvalid otherwise
+        return value
+    declared = ds.source.decimal_separator
+    pattern = {
+        "integer": INTEGER,
+        "numeric": {",": WHOLE, ".": DECIMAL}.get(declared, UNAMBIGUOUS),
+        "timestamp": ISO_TIMESTAMP,
+    }[kind]
+    if not pc.all(pc.match_substring_regex(value, pattern), min_count=0).as_py():
+        raise Fallback(f"column {column.name!r}: a value to convert (or a number like 1.234)")
+    return value
+
+
+def _match(value: pa.Array, match: str) -> tuple[pa.Array, pa.Array]:
+    """(name keys, unknown-name reasons) of a column, one computation per distinct name."""
+    encoded = pc.dictionary_encode(value)
+    found = [check_name(match, v) for v in encoded.dictionary.to_pylist()]
+    if any(not key for key, _ in found):
+        raise Fallback("a name with an empty key")  # the text COPY would read it as a null
+    keys = pa.array([k for k, _ in found], pa.string())
+    reasons = pa.array([r for _, r in found], pa.string())
+    return pc.take(keys, encoded.indices), pc.take(reasons, encoded.indices)

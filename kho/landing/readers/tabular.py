@@ -1,0 +1,526 @@
+"""What CSV files and worksheets have in common: a header to find and map to the catalog, then data rows
+among rows that are not data.
+
+Why it works this way: docs/design.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+
+from kho.catalog import CatalogError, Column, Dataset
+from kho.errors import DeliveryError, Plain, Problem
+from kho.landing.readers.record import Issue, Record
+from kho.landing.values import (
+    EXCEL_EPOCH,
+    MISSING,
+    Ambiguous,
+    Cell,
+    Decimals,
+    Invalid,
+    cell_text,
+    clean_text,
+    convert_text,
+    convert_typed,
+)
+
+HEADER_SEARCH_ROWS = 20
+PENDING_LIMIT = 10_000
+FOOTNOTE = re.compile(r"^(ghi chú|chú thích|chú giải|nguồn|source|note|\*|\(\*)", re.IGNORECASE)
+ORDINAL = re.compile(r"^(?:[IVXLC]+|[A-Z])[.)]?$")  # I, II., A) -- not 1, 2 (row numbers)
+HEADING = re.compile(r"^(?:[IVXLC]+|[A-Z])[.)]\s")
+NUMBERING = re.compile(r"^\(?(?P<mark>\d{1,3}|[A-Z])\)?(?:\s*=.*)?$")
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def header_key(text: str) -> str:
+    """A header reduced to lowercase unaccented words: "Diện tích (ha)", "DIEN TICH  (HA)" -> "dien tich ha"."""
+    text = unicodedata.normalize("NFD", clean_text(text).casefold().replace("đ", "d"))
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return _NOT_WORD.sub(" ", text).strip()
+
+
+def column_title(column: Column) -> str:
+    """How a column is named to the agency: its first source name, else its catalog name."""
+    return column.source_names[0] if column.source_names else column.name
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the catalog says about a tabular delivery, checked once per file."""
+
+    dataset: Dataset
+    headers: dict[str, Column]  # header key -> catalog column
+    delivered: list[Column]  # the catalog columns a delivery carries (not sheet or section columns)
+    ignored: frozenset[str]
+    section_column: Column | None
+    sheet_column: Column | None
+    footer: re.Pattern[str] | None
+
+    @property
+    def listing(self) -> str:
+        """The expected columns, as told in error messages."""
+        required = [column_title(c) for c in self.delivered if c.required]
+        optional = [column_title(c) for c in self.delivered if not c.required]
+        text = ", ".join(required)
+        return f"{text}; optional: {', '.join(optional)}" if optional else text
+
+
+def layout_problems(datasets: Iterable[Dataset]) -> list[str]:
+    """What keeps each tabular dataset's columns from making a layout (``kho catalog validate``)."""
+    problems = []
+    for ds in datasets:
+        if ds.source.format in ("csv", "xlsx"):
+            try:
+                layout(ds)
+            except CatalogError as exc:
+                problems.append(str(exc))
+    return problems
+
+
+def layout(ds: Dataset) -> Layout:
+    """The dataset's tabular layout, or a CatalogError naming the field that does not fit."""
+    where = ds.path or ds.id
+
+    def derived(field_name: str) -> Column | None:
+        name = getattr(ds.source, field_name)
+        if name is None:
+            return None
+        try:
+            column = ds.column(name)
+        except KeyError:
+            raise CatalogError(
+                f"{where}: field 'source.{field_name}': '{name}' is not one of the columns"
+            ) from None
+        if column.type != "text":
+            raise CatalogError(f"{where}: field 'source.{field_name}': column '{name}' must be of type text")
+        return column
+
+    section, sheet = derived("section_column"), derived("sheet_column")
+    if sheet and ds.source.sheets != "all":
+        raise CatalogError(f"{where}: field 'source.sheet_column' needs 'source.sheets: all'")
+    delivered = [c for c in ds.columns if c not in (section, sheet)]
+    headers: dict[str, Column] = {}
+    for column in delivered:
+        for name in [column.name, *column.source_names]:
+            key = header_key(name)
+            other = headers.setdefault(key, column)
+            if other is not column:
+                raise CatalogError(
+                    f"{where}: columns '{other.name}' and '{column.name}' both accept the header {name!r}"
+                )
+    ignored = frozenset(header_key(h) for h in ds.source.ignore_columns)
+    if clash := ignored & headers.keys():
+        raise CatalogError(
+            f"{where}: field 'source.ignore_columns': {sorted(clash)} also name catalog columns"
+        )
+    footer = re.compile(ds.source.footer_pattern, re.IGNORECASE) if ds.source.footer_pattern else None
+    return Layout(ds, headers, delivered, ignored, section, sheet, footer)
+
+
+@dataclass
+class Row:
+    line: int  # as the agency sees it: CSV line, or Excel row number
+    cells: list[Cell]
+
+
+@dataclass
+class Header:
+    line: int  # the last header row
+    names: list[str]  # per position, as delivered (joined over header rows)
+    columns: dict[int, Column]  # position -> catalog column
+    plain: bool = field(init=False)  # every position named, each name once: raw values are a plain zip
+
+    def __post_init__(self) -> None:
+        self.plain = all(self.names) and len(set(self.names)) == len(self.names)
+
+
+@dataclass
+class Sheet:
+    """One table to read: its rows and what the file format knows about them.
+
+    ``label(pos)`` names a position in messages (CSV "column 7", Excel "G"); ``merges`` are merged ranges as
+    ``((line, pos), (line, pos))``; ``broken`` maps ``(line, pos)`` to what a cell really holds when the
+    value read is empty for a reason (an error value, a formula never calculated). ``width_is_fixed``: a row
+    with a different number of fields than the header is a problem (CSV).
+    """
+
+    where: str  # file name, and sheet for workbooks, as shown in messages
+    rows: Iterator[Row]
+    label: Callable[[int], str]
+    merges: list[tuple[tuple[int, int], tuple[int, int]]] | None = None
+    broken: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
+    width_is_fixed: bool = False
+    text_only: bool = False  # every cell is a str (CSV)
+    name: str | None = None  # sheet name, for source.sheet_column
+    epoch: dt.datetime = EXCEL_EPOCH
+
+
+def texts(row: Row) -> list[str]:
+    return [clean_text(cell_text(c)) for c in row.cells]
+
+
+def _fill_merges(grid: list[list[str]], lines: list[int], merges) -> bool:
+    """Give every cell of a merged range the text of its top-left cell; False if no merge touches the rows."""
+    touched = False
+    for (l0, p0), (l1, p1) in merges or []:
+        if l1 < lines[0] or l0 > lines[-1]:
+            continue
+        touched = True
+        value = grid[lines.index(l0)][p0] if l0 in lines and p0 < len(grid[lines.index(l0)]) else ""
+        for k, line in enumerate(lines):
+            if l0 <= line <= l1:
+                for p in range(max(p0, 0), min(p1 + 1, len(grid[k]))):
+                    grid[k][p] = grid[k][p] or value
+    return touched
+
+
+def header_names(rows: list[Row], merges=None) -> list[str]:
+    """One name per position over the header rows: "Lúa đông xuân / Diện tích (ha)"."""
+    width = max(len(r.cells) for r in rows)
+    grid = [texts(r) + [""] * (width - len(r.cells)) for r in rows]
+    if len(rows) > 1 and not _fill_merges(grid, [r.line for r in rows], merges):
+        for upper in grid[:-1]:  # no merge information: a blank group cell continues the one on its left
+            for p in range(1, width):
+                if not upper[p] and grid[-1][p]:
+                    upper[p] = upper[p - 1]
+    names = []
+    for p in range(width):
+        parts: list[str] = []
+        for row in grid:
+            if row[p] and (not parts or parts[-1] != row[p]):
+                parts.append(row[p])
+        names.append(" / ".join(parts))
+    return names
+
+
+def best_header(head: list[Row], lay: Layout, merges=None) -> tuple[int | None, int]:
+    """(index of the first header row, number of catalog columns it names) among the first rows."""
+    count, fixed = lay.dataset.source.header_rows, lay.dataset.source.skip_rows
+    starts = [fixed] if fixed is not None else range(max(len(head) - count + 1, 1))
+    best, best_score = None, 0
+    for start in starts:
+        rows = head[start : start + count]
+        if len(rows) < count:
+            continue
+        keys = map(header_key, header_names(rows, merges))
+        score = len({lay.headers[k].name for k in keys if k in lay.headers})
+        if score > best_score:
+            best, best_score = start, score
+    return best, best_score
+
+
+def find_header(head: list[Row], lay: Layout, sheet: Sheet) -> tuple[Header, int]:
+    """The header in the first rows and the index of the first row after it, or a DeliveryError."""
+    ds, count, fixed = lay.dataset, lay.dataset.source.header_rows, lay.dataset.source.skip_rows
+    if not any(any(texts(r)) for r in head):
+        raise DeliveryError(
+            Problem(ds.id, sheet.where, None, None, "a header row and data rows", Plain("nothing"))
+        )
+    best, _ = best_header(head, lay, sheet.merges)
+    if best is None:
+        first = next(r for r in head if any(texts(r)))
+        found = " | ".join(t for t in texts(first) if t)
+        within = f"on row {fixed + 1}" if fixed is not None else f"within the first {HEADER_SEARCH_ROWS} rows"
+        raise DeliveryError(
+            Problem(
+                ds.id, sheet.where, None, None, f"a header naming the columns {lay.listing} {within}", found
+            )
+        )
+    rows = head[best : best + count]
+    header = _map_header(header_names(rows, sheet.merges), rows[-1].line, lay, sheet)
+    return header, best + count
+
+
+def _map_header(names: list[str], line: int, lay: Layout, sheet: Sheet) -> Header:
+    ds = lay.dataset.id
+    columns: dict[int, Column] = {}
+    unknown: list[str] = []
+    for pos, name in enumerate(names):
+        key = header_key(name)
+        if not key or key in lay.ignored:
+            continue
+        column = lay.headers.get(key)
+        if column is None:
+            unknown.append(name)
+            continue
+        twin = next((p for p, c in columns.items() if c is column), None)
+        if twin is not None:
+            raise DeliveryError(
+                Problem(
+                    ds,
+                    sheet.where,
+                    line,
+                    name,
+                    f"each column once ({lay.listing})",
+                    Plain(
+                        f"columns {sheet.label(twin)} and {sheet.label(pos)} both headed {column_title(column)!r}"
+                    ),
+                )
+            )
+        columns[pos] = column
+    if unknown:
+        more = (
+            f" (and {len(unknown) - 1} more: {', '.join(map(repr, unknown[1:]))})" if len(unknown) > 1 else ""
+        )
+        raise DeliveryError(
+            Problem(
+                ds,
+                sheet.where,
+                line,
+                unknown[0],
+                f"only the catalog's columns ({lay.listing}); a renamed column needs its new header in the "
+                "column's source_names, a column to leave out in source.ignore_columns",
+                Plain(f"a column the catalog does not know{more}"),
+            )
+        )
+    present = {c.name for c in columns.values()}
+    missing = [column_title(c) for c in lay.delivered if c.required and c.name not in present]
+    if missing:
+        raise DeliveryError(
+            Problem(
+                ds,
+                sheet.where,
+                line,
+                None,
+                f"a header naming every required column ({lay.listing})",
+                Plain(f"no column {', '.join(map(repr, missing))}"),
+            )
+        )
+    return Header(line, names, columns)
+
+
+def is_numbering(values: list[str]) -> bool:
+    """A row numbering the columns under the header: "A B 1 2 3" or "(1) (2) (3)=(1)+(2)".
+
+    Letters first, from A, then numbers from 1, every filled cell a mark: a data row never looks like this.
+    """
+    filled = [v for v in values if v]
+    matches = [NUMBERING.match(v) for v in filled]
+    if len(filled) < 2 or not all(matches):
+        return False
+    marks = [m["mark"] for m in matches if m]
+    letters = [m for m in marks if m.isalpha()]
+    numbers = [m for m in marks if m.isdigit()]
+    return (
+        marks == letters + numbers
+        and letters == [chr(65 + i) for i in range(len(letters))]
+        and numbers == [str(i) for i in range(1, len(numbers) + 1)]
+    )
+
+
+class TableReader:
+    """Reads one delivery's tables (a CSV, or the sheets of a workbook) into records.
+
+    It keeps what spans the tables of one file: the decimal-separator evidence and the records held back
+    for an ambiguous number.
+    """
+
+    def __init__(self, dataset: Dataset):
+        self.layout = layout(dataset)
+        self.dataset = dataset
+        self.decimals = Decimals(declared=dataset.source.decimal_separator)
+        self.pending: deque[tuple[Record, list[tuple[str, Column, Cell, str]]]] = deque()
+        self.delivered = 0
+        self._learned = 0
+
+    def read(self, sheet: Sheet) -> Iterator[Record]:
+        """Yield the records of one table (held-back ones may come later, or from :meth:`finish`)."""
+        lay, source = self.layout, self.dataset.source
+        if source.skip_rows is not None:
+            head = list(islice(sheet.rows, source.skip_rows + source.header_rows))
+        else:
+            head = list(islice(sheet.rows, HEADER_SEARCH_ROWS + source.header_rows - 1))
+        header, first = find_header(head, lay, sheet)
+        required = [p for p, c in header.columns.items() if c.required]
+        named = [p for p, n in enumerate(header.names) if n]
+        section: str | None = None
+        under_header = True
+        for row in _chain(head[first:], sheet.rows):
+            cells = row.cells
+            # Text cleaned; a typed workbook cell (number, date) stays as it is, always a value, and is
+            # turned into text only where text is needed (messages, quarantine, the checks below).
+            if sheet.text_only:
+                values = [clean_text(t) if t else t for t in cells]
+                filled = [p for p, v in enumerate(values) if v]
+            else:
+                values = [(clean_text(c) if c else c) if c.__class__ is str else c for c in cells]
+                filled = [p for p, v in enumerate(values) if v or v.__class__ is not str]
+            if not filled:
+                continue
+            if under_header:
+                under_header = False
+                if is_numbering(_texts(values)):
+                    continue
+            first_text = _text(values[filled[0]])
+            if lay.footer and lay.footer.match(first_text):
+                break
+            if _repeats_header(values, header, named[0]):
+                continue  # a page break in a printed report, or files concatenated
+            heading = _heading(cells, values, filled, named, required)
+            if FOOTNOTE.match(first_text) and (heading is not None or _cannot_land(values, required)):
+                continue
+            if heading is not None:
+                section = heading
+                continue
+            self.delivered += 1
+            record = self._record(row, values, header, sheet, section)
+            if record is not None:
+                yield record
+            yield from self._release()
+
+    def finish(self) -> Iterator[Record]:
+        """Records still held back at the end of the file: an ambiguous number left is an issue."""
+        while self.pending:
+            yield self._settle(*self.pending.popleft())
+
+    def _record(
+        self, row: Row, values: list[Cell], header: Header, sheet: Sheet, section: str | None
+    ) -> Record | None:
+        """The record of one data row; None when it waits for the file to settle an ambiguous number."""
+        names, cells, width = header.names, row.cells, len(header.names)
+        broken = sheet.broken
+        record = Record(row.line, lambda: _raw(row, header, sheet))  # made only if the row is held
+        if sheet.width_is_fixed and len(cells) != width:
+            short = len(cells) < width and names[len(cells)]
+            column = short or sheet.label(min(len(cells), width))
+            record.issues.append(Issue(column, f"{width} fields like the header", f"{len(cells)} fields"))
+            return record
+        landed: dict[str, object] = {}
+        unsure: list[tuple[str, Column, Cell, str]] = []
+        for pos, column in header.columns.items():
+            if pos >= len(cells):
+                landed[column.name] = None
+                continue
+            cell = cells[pos]
+            if broken and (row.line, pos) in broken:
+                found, expected = broken[(row.line, pos)]
+                record.issues.append(Issue(names[pos], expected, found))
+                continue
+            try:
+                if cell.__class__ is str:
+                    landed[column.name] = convert_text(values[pos], column, self.decimals, sheet.epoch)
+                else:
+                    landed[column.name] = convert_typed(cell, column, sheet.epoch)
+            except Ambiguous:
+                unsure.append((names[pos], column, values[pos], cell))
+            except Invalid as exc:
+                record.issues.append(Issue(names[pos], exc.expected, cell_text(cell)))
+        if len(header.columns) < len(values):
+            for pos, value in enumerate(values):
+                if (
+                    (value or value.__class__ is not str)
+                    and pos not in header.columns
+                    and (pos >= width or not names[pos])
+                ):
+                    record.issues.append(
+                        Issue(sheet.label(pos), "nothing outside the named columns", _text(value))
+                    )
+        if self.layout.section_column:
+            landed[self.layout.section_column.name] = section
+        if self.layout.sheet_column:
+            landed[self.layout.sheet_column.name] = sheet.name
+        record.rows.append(landed)
+        if unsure:
+            self.pending.append((record, unsure))
+            return None
+        return record
+
+    def _release(self) -> Iterator[Record]:
+        """Yield held-back records that the file's evidence now settles, and the oldest beyond the limit."""
+        learned = len(self.decimals.columns)
+        if learned != self._learned:
+            self._learned = learned
+            still: deque = deque()
+            for record, unsure in self.pending:
+                if all(self.decimals.separator(c.name) for _, c, _, _ in unsure):
+                    yield self._settle(record, unsure)
+                else:
+                    still.append((record, unsure))
+            self.pending = still
+        while len(self.pending) > PENDING_LIMIT:
+            yield self._settle(*self.pending.popleft())
+
+    def _settle(self, record: Record, unsure: list[tuple[str, Column, Cell, str]]) -> Record:
+        for name, column, text, shown in unsure:
+            try:
+                record.rows[0][column.name] = convert_text(text, column, self.decimals)
+            except Invalid as exc:
+                record.issues.append(Issue(name, exc.expected, shown))
+        return record
+
+
+def _raw(row: Row, header: Header, sheet: Sheet) -> dict[str, str]:
+    """A row's cells as delivered, by header name, as text: what quarantine keeps."""
+    names, width, broken = header.names, len(header.names), sheet.broken
+    shown = [c if c.__class__ is str else cell_text(c) for c in row.cells]
+    if header.plain and len(shown) == width and not broken:
+        raw = dict(zip(names, shown, strict=True))
+    else:
+        raw = {}
+        for pos, text in enumerate(shown):
+            name = names[pos] if pos < width else ""
+            if broken and (row.line, pos) in broken:
+                text = broken[(row.line, pos)][0]
+            if name or text:
+                name = name or sheet.label(pos)
+                raw[name if name not in raw else f"{name} ({sheet.label(pos)})"] = text
+    if sheet.name is not None:
+        raw["_sheet"] = sheet.name
+    return raw
+
+
+def _text(value: Cell) -> str:
+    """A value of a row as text: cleaned text stays, a typed cell is written as Excel shows it."""
+    return value if value.__class__ is str else clean_text(cell_text(value))
+
+
+def _texts(values: list[Cell]) -> list[str]:
+    return [_text(v) for v in values]
+
+
+def _cannot_land(values: list[str], required: list[int]) -> bool:
+    """A required column is empty (or the catalog requires none, so nothing vouches for the row)."""
+    return not required or any(p >= len(values) or values[p] in MISSING for p in required)
+
+
+def _repeats_header(values: list[Cell], header: Header, first: int) -> bool:
+    if first >= len(values) or _text(values[first]).casefold() != header.names[first].casefold():
+        return False
+    return [header_key(v) for v in _texts(values[: len(header.names)])] == [
+        header_key(n) for n in header.names
+    ]
+
+
+def _heading(
+    cells: list[Cell], values: list[str], filled: list[int], named: list[int], required
+) -> str | None:
+    """The text of a section heading row ("I. VẬT LIỆU XÂY DỰNG"), or None if the row is not one."""
+    if (
+        len(filled) > 2
+        or len(named) < 3
+        or not all(p <= named[1] and isinstance(cells[p], str) for p in filled)
+    ):
+        return None
+    words = [values[p] for p in filled]
+    if len(words) == 1:
+        text = words[0]
+        if not any(ch.isalpha() for ch in text):
+            return None
+        if text == text.upper() or HEADING.match(text) or _cannot_land(values, required):
+            return text
+        return None
+    if ORDINAL.match(words[0]) and any(ch.isalpha() for ch in words[1]):
+        return f"{words[0]} {words[1]}"
+    return None
+
+
+def _chain(first: list[Row], rest: Iterator[Row]) -> Iterator[Row]:
+    yield from first
+    yield from rest

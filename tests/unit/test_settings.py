@@ -1,0 +1,64 @@
+"""One Settings, from the environment: every external address can be set by a province's deployment; the
+local stack's services.env comes second; secrets can be passed as files; nothing asks a process manager."""
+
+from __future__ import annotations
+
+import pytest
+
+from kho.operations.services import write_services_env
+from kho.settings import REPO, SettingError, Settings
+
+VARIABLES = (
+    "KHO_WAREHOUSE_URL",
+    "KHO_CKAN_URL",
+    "KHO_CKAN_API_TOKEN",
+    "KHO_CKAN_API_TOKEN_FILE",
+    "KHO_CKAN_DATASTORE_WRITE_URL",
+    "KHO_CKAN_DATASTORE_WRITE_URL_FILE",
+    "KHO_REDIS_URL",
+    "KHO_AIRFLOW_API_URL",
+)
+
+
+@pytest.fixture
+def s(tmp_path, monkeypatch) -> Settings:
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return Settings(repo=REPO, home=tmp_path, port_base=61000, external_postgres=None)
+
+
+def test_without_anything_set_the_local_stack_ports(s):
+    assert s.warehouse_url == "postgresql://postgres@127.0.0.1:61032/kho"
+    assert s.ckan_url == "http://127.0.0.1:61050"
+    assert s.redis_url == "redis://127.0.0.1:61079/0"
+    assert s.airflow_api_url == "http://127.0.0.1:61080"
+    assert s.ckan_datastore_write_url is None
+    with pytest.raises(SettingError, match="KHO_CKAN_API_TOKEN"):
+        s.ckan_api_token  # noqa: B018
+
+
+def test_every_address_from_the_environment(s, monkeypatch):
+    monkeypatch.setenv("KHO_WAREHOUSE_URL", "postgresql://kho:pw@db.tinh.gov.vn/kho")
+    monkeypatch.setenv("KHO_CKAN_URL", "https://opendata.tinh.gov.vn/")
+    monkeypatch.setenv("KHO_CKAN_API_TOKEN", "tok-env")
+    monkeypatch.setenv("KHO_CKAN_DATASTORE_WRITE_URL", "postgresql://ckan:pw@db/ckan_datastore")
+    monkeypatch.setenv("KHO_REDIS_URL", "redis://redis.tinh.gov.vn:6379/1")
+    monkeypatch.setenv("KHO_AIRFLOW_API_URL", "http://airflow:8080")
+    assert s.warehouse_url == "postgresql://kho:pw@db.tinh.gov.vn/kho"
+    assert s.ckan_url == "https://opendata.tinh.gov.vn"
+    assert s.ckan_api_token == "tok-env"
+    assert s.ckan_datastore_write_url == "postgresql://ckan:pw@db/ckan_datastore"
+    assert s.redis_url == "redis://redis.tinh.gov.vn:6379/1"
+    assert s.airflow_api_url == "http://airflow:8080"
+
+
+def test_services_env_second_and_secrets_from_files(s, monkeypatch, tmp_path):
+    token = tmp_path / "token"
+    token.write_text("tok-file\n")
+    write_services_env(s, {"KHO_CKAN_URL": "http://127.0.0.1:9999", "KHO_CKAN_API_TOKEN_FILE": str(token)})
+    assert s.ckan_url == "http://127.0.0.1:9999"
+    assert s.ckan_api_token == "tok-file"
+    assert "tok-file" not in s.services_env.read_text()  # the file names where the secret is, not it
+    monkeypatch.setenv("KHO_CKAN_URL", "https://opendata.tinh.gov.vn")
+    monkeypatch.setenv("KHO_CKAN_API_TOKEN", "tok-env")
+    assert (s.ckan_url, s.ckan_api_token) == ("https://opendata.tinh.gov.vn", "tok-env")
