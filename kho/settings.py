@@ -155,6 +155,9 @@ class Settings:
     def ckan_api_token(self) -> str:
         """The token the publisher writes to CKAN with (``KHO_CKAN_API_TOKEN`` or ``..._FILE``)."""
         token = self.value("KHO_CKAN_API_TOKEN")
+        local = self.home / "ckan" / "api_token"  # where the local stack's CKAN keeps it
+        if not token and local.is_file():
+            token = local.read_text(encoding="utf-8")
         if not token:
             raise SettingError("no CKAN API token: set KHO_CKAN_API_TOKEN or KHO_CKAN_API_TOKEN_FILE")
         return token.strip()

@@ -239,3 +239,47 @@ def test_datastore_is_readable_anonymously(ckan_site, org, unique):
         ckan_site.anonymous.action.datastore_search_sql(sql=f'delete from "{resource_id}"')  # noqa: S608
     with pytest.raises((NotAuthorized, NotFound)):
         ckan_site.anonymous.action.datastore_delete(resource_id=resource_id, force=True)
+
+
+def test_a_hostile_public_sql_query_is_cut_short_and_others_are_served(ckan_site, org, unique):
+    """Anonymous DataStore SQL has a 3 s statement timeout (kho_public_sql), and while two hostile queries
+    run, other people's searches are answered: the portal is not held for CKAN's 60 s."""
+    import threading
+    import time
+
+    from ckanapi import ValidationError
+
+    make_dataset(ckan_site, org, f"nang-{unique}", "Bảng truy vấn nặng")
+    created = ckan_site.admin.action.datastore_create(
+        resource={"package_id": f"nang-{unique}", "name": "Bảng", "format": "CSV"},
+        fields=[{"id": "n", "type": "int"}],
+        records=[{"n": i} for i in range(10)],
+    )
+    hostile = (
+        "select count(*) from generate_series(1, 2000000000) a, "  # noqa: S608
+        f'"{created["resource_id"]}" b'
+    )
+    outcomes: list[tuple[str, float]] = []
+
+    def attack() -> None:
+        started = time.monotonic()
+        try:
+            ckan_site.anonymous.action.datastore_search_sql(sql=hostile)
+            outcomes.append(("answered", time.monotonic() - started))
+        except ValidationError as exc:
+            outcomes.append((str(exc), time.monotonic() - started))
+
+    attackers = [threading.Thread(target=attack) for _ in range(2)]
+    for t in attackers:
+        t.start()
+    time.sleep(0.5)  # both hostile queries are running now
+    served = []  # searches answered while both hostile queries were still running
+    while all(t.is_alive() for t in attackers):
+        found = len(search(ckan_site.anonymous, org, q="truy vấn")["results"])
+        if all(t.is_alive() for t in attackers):
+            served.append(found)
+    for t in attackers:
+        t.join()
+    assert [o for o, _ in outcomes if "Query took too long" not in o] == []  # both cancelled by the timeout
+    assert max(seconds for _, seconds in outcomes) < 20, outcomes  # CKAN's own limit: 60 s
+    assert len(served) >= 3 and set(served) == {1}  # others were answered while the two queries ran
