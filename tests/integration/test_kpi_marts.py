@@ -35,7 +35,7 @@ def marts(sample_warehouse, warehouse):
 def test_on_time_rate_per_unit_and_month(marts):
     fact = marts("select * from marts.fct_admin_procedure_monthly")
     kpi = {
-        (r["unit_code"], r["month"]): r for r in marts("select * from marts.kpi_admin_procedure_on_time_rate")
+        (r["unit_code"], r["month"]): r for r in marts("select * from marts.fct_admin_procedure_on_time_rate")
     }
     assert len(kpi) == len(fact) > 1000
     by_month: dict = defaultdict(lambda: [0, 0])
@@ -68,7 +68,7 @@ def test_one_department_month_by_hand(marts):
         " order by resolved desc, unit_code, month limit 1"
     )
     (k,) = marts(
-        "select * from marts.kpi_admin_procedure_on_time_rate where unit_code = %s and month = %s",
+        "select * from marts.fct_admin_procedure_on_time_rate where unit_code = %s and month = %s",
         f["unit_code"],
         f["month"],
     )
@@ -81,7 +81,7 @@ def test_yield_trend(marts):
     fact = marts("select * from marts.fct_crop_production where yield_t_per_ha is not null")
     kpi = {
         (r["province_code"], r["crop"], r["season"], r["year"]): r
-        for r in marts("select * from marts.kpi_crop_yield_trend")
+        for r in marts("select * from marts.fct_crop_yield_trend")
     }
     assert len(kpi) == len(fact) > 1000
     yields = {(f["province_code"], f["crop"], f["season"], f["year"]): f["yield_t_per_ha"] for f in fact}
@@ -110,7 +110,7 @@ def test_material_price_index(marts):
     fact = marts("select * from marts.fct_material_price order by bulletin_month")
     kpi = {
         (r["bulletin_month"], r["material_id"], r["area_of_application"]): r
-        for r in marts("select * from marts.kpi_material_price_index")
+        for r in marts("select * from marts.fct_material_price_index")
     }
     assert len(kpi) == len(fact) > 100
     series: dict = defaultdict(list)
@@ -141,7 +141,7 @@ def test_base_stations_per_1000_households(marts):
     fact = marts("select * from marts.fct_digital_infrastructure")
     kpi = {
         (r["commune_code_2025"], r["year"], r["quarter"], r["operator"]): r
-        for r in marts("select * from marts.kpi_base_stations_per_1000_households")
+        for r in marts("select * from marts.fct_base_stations_per_1000_households")
     }
     operators = ("viettel", "vinaphone", "mobifone", "vietnamobile")
     assert len(kpi) == 5 * len(fact) > 300

@@ -6,7 +6,24 @@ with
 
 zones as (
 
-    select * from {{ ref('stg_agriculture__organic_zones') }}
+    -- the register's columns but the contact's (household name, phone: personal data, never on this path)
+    select
+        load_id,
+        zone_code,
+        zone_name,
+        commune_name,
+        commune_name_key,
+        village,
+        crop_name,
+        crop_code,
+        standard,
+        certificate_body,
+        certificate_number,
+        area_ha,
+        issue_date,
+        expiry_date,
+        loaded_at
+    from {{ ref('stg_agriculture__organic_zones') }}
 
 ),
 

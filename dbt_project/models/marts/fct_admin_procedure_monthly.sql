@@ -1,5 +1,7 @@
--- The 2025 commune codes are tested against dim_admin_unit, so it must be built first.
+-- The 2025 commune codes and the dates are tested against dim_admin_unit and dim_date, so they must be built
+-- first.
 -- depends_on: {{ ref('dim_admin_unit') }}
+-- depends_on: {{ ref('dim_date') }}
 with
 
 admin_procedures as (

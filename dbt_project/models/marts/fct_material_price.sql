@@ -1,5 +1,7 @@
 -- Monthly construction material prices before VAT, with the change from last month and an index on the
 -- first month priced (= 100), per material and area.
+-- The months are tested against dim_date, so it must be built first.
+-- depends_on: {{ ref('dim_date') }}
 with
 
 prices as (

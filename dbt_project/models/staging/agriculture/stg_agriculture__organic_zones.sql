@@ -1,6 +1,7 @@
--- The organic zone register, every load, for the open data: the household name and phone (personal
--- data, catalog personal_data: true) are left out; only stg_agriculture__organic_zone_contacts
--- (restricted) reads them.
+-- The organic zone register, every load: the one staging model of the source table. It keeps the household
+-- name and phone of each zone's contact, which are personal data (catalog personal_data: true): only the
+-- restricted dim_organic_zone_contact selects them; the open path (int_organic_zones__matched,
+-- fct_organic_zone) names its columns one by one and leaves them out.
 with
 
 source as (
@@ -41,6 +42,9 @@ renamed as (
         standard,
         certificate_body,
         certificate_number,
+        household_name,  -- personal data
+        -- personal data, digits only: "0982 530 829", "035.097.3060"
+        nullif(regexp_replace(phone, '[^0-9+]', '', 'g'), '') as phone,
 
         ---------- numerics
         area_ha,

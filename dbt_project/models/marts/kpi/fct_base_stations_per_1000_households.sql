@@ -1,8 +1,8 @@
 -- Mobile base stations per 1,000 households per commune and quarter: all operators together, then each
 -- operator. None where the commune's households are not known.
--- The commune codes and quarter ends are tested against the dimensions, so they must be built first.
--- depends_on: {{ ref('dim_admin_unit') }}
--- depends_on: {{ ref('dim_date') }}
+-- The commune codes and quarter ends are tested against dim_admin_unit and dim_date:
+-- fct_digital_infrastructure depends on both (and tests its own against them), so they are built before this
+-- model.
 with
 
 infrastructure as (

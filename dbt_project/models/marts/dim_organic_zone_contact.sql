@@ -5,7 +5,13 @@ with
 
 contacts as (
 
-    select * from {{ ref('stg_agriculture__organic_zone_contacts') }}
+    select
+        load_id,
+        zone_code,
+        household_name,
+        phone,
+        loaded_at
+    from {{ ref('stg_agriculture__organic_zones') }}
 
 ),
 

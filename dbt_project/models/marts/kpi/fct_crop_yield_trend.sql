@@ -1,7 +1,7 @@
 -- Yield per province, crop and season over the years: the change from the year before and the average of
 -- the last three years. A year without the year before gets no change, and the average needs all three.
--- The province codes and crops are tested against the dimensions, so they must be built first.
--- depends_on: {{ ref('dim_admin_unit') }}
+-- The province codes and crops are tested against the dimensions, so they must be built first: dim_admin_unit
+-- is upstream of fct_crop_production already, dim_crop is not.
 -- depends_on: {{ ref('dim_crop') }}
 with
 

@@ -1,9 +1,8 @@
 -- The on-time rate of administrative procedures per receiving unit (department or commune) and month, with
 -- the unit's year to date and the whole province's month beside it. A rate is of the dossiers resolved: none
 -- when nothing was resolved.
--- The commune codes and months are tested against the dimensions, so they must be built first.
--- depends_on: {{ ref('dim_admin_unit') }}
--- depends_on: {{ ref('dim_date') }}
+-- The commune codes and months are tested against dim_admin_unit and dim_date: fct_admin_procedure_monthly
+-- depends on both (and tests its own against them), so they are built before this model.
 with
 
 monthly as (

@@ -1,8 +1,8 @@
 -- A price index per material (name, specification and unit) and area of application: the first month of
 -- the series is 100. The change from last month only when last month was priced.
--- The materials and months are tested against the dimensions, so they must be built first.
+-- The materials and months are tested against dim_material and dim_date. fct_material_price depends on
+-- dim_date (and tests its months against it), so only dim_material must be named here to be built first.
 -- depends_on: {{ ref('dim_material') }}
--- depends_on: {{ ref('dim_date') }}
 with
 
 prices as (
