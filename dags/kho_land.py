@@ -8,16 +8,28 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import dag, task
+from airflow.sdk import Asset, AssetWatcher, dag, task
 
 from flow.assets import raw_asset
+from flow.inbox import InboxTrigger
 from kho.catalog import Dataset, catalog
+from kho.settings import settings
+
+
+def schedule(ds: Dataset):
+    """A delivered dataset lands when a complete file appears in its inbox (the triggerer watches it); a
+    fetched one (HTTP API, agency database) on its update frequency's schedule."""
+    if ds.source.kind != "inbox":
+        return ds.schedule
+    inbox = settings().inbox_dir / ds.id
+    watcher = AssetWatcher(name=f"inbox__{ds.id}", trigger=InboxTrigger(directory=str(inbox)))
+    return [Asset(f"kho://inbox/{ds.id}", group="kho-inbox", watchers=[watcher])]
 
 
 def build_land_dag(ds: Dataset):
     @dag(
         dag_id=f"land__{ds.id}",
-        schedule=ds.schedule,
+        schedule=schedule(ds),
         start_date=datetime(2025, 7, 1),
         catchup=False,
         max_active_runs=1,

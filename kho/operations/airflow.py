@@ -1,17 +1,53 @@
-"""Kho's Airflow: its home under ``$KHO_HOME/airflow``, its settings, and real DAG runs.
-
-``kho run`` runs DAGs with ``airflow dags test``: a real DAG run (scheduler logic, task SDK,
-XComs, asset events) in one process, without a scheduler daemon. ``make airflow`` starts
-``airflow standalone`` with the same settings for engineers who want the UI.
-"""
+"""Kho's Airflow on one machine: its settings, its metadata database in Kho's PostgreSQL, its login, and
+its components (api-server, scheduler, dag-processor, triggerer) run as services under supervisord."""
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import subprocess
 from pathlib import Path
 
+from kho.operations import services
 from kho.settings import Settings, settings
+
+DATABASE = "airflow"
+ADMIN = "kho_admin"
+# The components `kho up` runs (airflow <component>), each a supervised program.
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+
+
+def _private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _secret(s: Settings, name: str) -> str:
+    """A secret of this Airflow home, generated on first use and kept mode 600."""
+    path = s.airflow_home / "secrets" / name
+    if not path.is_file():
+        _private(path, secrets.token_urlsafe(24))
+    return path.read_text(encoding="utf-8").strip()
+
+
+def passwords_file(s: Settings) -> Path:
+    """The UI login's password (SimpleAuthManager's file, mode 600): user ``kho_admin``."""
+    path = s.airflow_home / "passwords.json"
+    if not path.is_file():
+        _private(path, json.dumps({ADMIN: _secret(s, "admin_password")}) + "\n")
+    return path
+
+
+def admin_password(s: Settings | None = None) -> str:
+    s = s or settings()
+    return json.loads(passwords_file(s).read_text(encoding="utf-8"))[ADMIN]
+
+
+def metadata_url(s: Settings) -> str:
+    return s.database_url(DATABASE).replace("postgresql://", "postgresql+psycopg://", 1)
 
 
 def airflow_env(s: Settings | None = None) -> dict[str, str]:
@@ -20,20 +56,25 @@ def airflow_env(s: Settings | None = None) -> dict[str, str]:
     bin_dir = str(s.venvs / "main" / "bin")
     return {
         "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
-        # kho/operations/airflow_config holds airflow_local_settings.py (SQLite tuning; see there).
-        "PYTHONPATH": os.pathsep.join(
-            p for p in (str(s.repo / "kho" / "airflow_config"), os.environ.get("PYTHONPATH", "")) if p
-        ),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(s.repo / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",  # 2 cores: the default 32 would start 32 workers
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file(s)),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url(s),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata_url(s),  # psycopg 3 is async too: no asyncpg
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(s.airflow_port),
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{s.airflow_port}/execution/",
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API_AUTH__JWT_SECRET": _secret(s, "jwt_secret"),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{s.airflow_port}/execution/",
+        # New and changed DAG files (a dataset just added) are seen within half a minute.
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
@@ -50,20 +91,22 @@ def airflow_bin(s: Settings | None = None) -> str:
 
 
 def migrate(s: Settings | None = None) -> None:
-    """Create or upgrade Airflow's metadata database (SQLite under ``$KHO_HOME/airflow``)."""
+    """Create or upgrade Airflow's metadata database (``airflow`` on Kho's PostgreSQL server)."""
     s = s or settings()
     s.airflow_home.mkdir(parents=True, exist_ok=True)
+    services.ensure_database(DATABASE, s=s)
     stamp = s.airflow_home / ".migrated"
-    version = _version_marker(s)
+    version = f"{_version_marker(s)} {metadata_url(s).rpartition('@')[2]}"
     if stamp.exists() and stamp.read_text() == version:
         return
-    subprocess.run(
+    result = subprocess.run(
         [airflow_bin(s), "db", "migrate"],
         env={**os.environ, **airflow_env(s)},
-        check=True,
         capture_output=True,
         text=True,
     )
+    if result.returncode != 0:
+        raise services.ServiceError(f"airflow db migrate failed:\n{result.stderr[-2000:]}")
     stamp.write_text(version)
 
 
@@ -72,8 +115,13 @@ def _version_marker(s: Settings) -> str:
     return str(lock.stat().st_mtime_ns) if lock.exists() else "0"
 
 
+def programs(s: Settings) -> dict[str, list[str]]:
+    """Airflow's components as supervised programs: name -> command."""
+    return {f"airflow-{c}": [airflow_bin(s), c] for c in COMPONENTS}
+
+
 def dags_test(dag_id: str, s: Settings | None = None, log: Path | None = None) -> subprocess.CompletedProcess:
-    """One real DAG run of ``dag_id``; output goes to ``log`` (default ``logs/airflow-<dag>.log``)."""
+    """One run of ``dag_id`` in this process's own scheduler loop (``airflow dags test``)."""
     s = s or settings()
     log = log or s.log_dir / f"airflow-{dag_id}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -90,7 +138,7 @@ def dags_test(dag_id: str, s: Settings | None = None, log: Path | None = None) -
 def dags_test_many(
     dag_file: Path, dag_ids: list[str], s: Settings | None = None, log: Path | None = None
 ) -> subprocess.CompletedProcess:
-    """One real run of each DAG of ``dag_file``, in one process (:mod:`kho.operations.dag_runner`)."""
+    """One run of each DAG of ``dag_file`` in one process (:mod:`kho.operations.dag_runner`; benchmark 4)."""
     s = s or settings()
     log = log or s.log_dir / "airflow-runs.log"
     log.parent.mkdir(parents=True, exist_ok=True)

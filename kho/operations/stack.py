@@ -9,7 +9,7 @@ from kho.conforming import access
 from kho.conforming.dbt import run_dbt
 from kho.landing.land import ensure_raw_table
 from kho.meta import ensure_meta_schema
-from kho.operations import airflow, services
+from kho.operations import airflow, services, supervisor
 from kho.settings import Settings, settings
 
 
@@ -41,6 +41,8 @@ def up(s: Settings | None = None, echo=print) -> dict[str, str]:
     echo("dbt reference seeds ...")
     load_seeds(s)
     access.apply(s)  # agency roles and grants (kho/conforming/access.py), after the manifest it reads
+    echo("Airflow (api-server, scheduler, dag-processor, triggerer) under supervisord ...")
+    start_airflow(s)
     values = {
         "KHO_CKAN_URL": ckan_url,
         "KHO_CKAN_API_TOKEN_FILE": str(ckan_server.token_file(s)),
@@ -51,12 +53,23 @@ def up(s: Settings | None = None, echo=print) -> dict[str, str]:
     return services.write_services_env(s, values)
 
 
+def start_airflow(s: Settings) -> None:
+    """Airflow's components as supervised services; returns when its API answers."""
+    env = airflow.airflow_env(s)
+    for name, command in airflow.programs(s).items():
+        supervisor.add_program(s, name, command, env=env, cwd=s.airflow_home)
+    supervisor.apply(s)
+    services.wait_for_port(s.airflow_port, "Airflow's API server", timeout=120, log=s.log_dir / "airflow-api-server.log")
+
+
 def down(s: Settings | None = None) -> list[str]:
     """Stop every process Kho started (and nothing else); return what was stopped."""
     from kho.operations import ckan_server
 
     s = s or settings()
     stopped = []
+    if supervisor.shutdown(s):
+        stopped.append("supervised services (Airflow)")
     last = {"ckan", "redis", "postgres"}  # the services the others use stop last, in this order
     for name in sorted(services.recorded_processes(s) - last):  # Airflow, and what else was started here
         if services.stop_process(s, name):

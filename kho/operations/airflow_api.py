@@ -1,0 +1,99 @@
+"""Airflow's REST API as Kho uses it: trigger and follow DAG runs, read their tasks, record an asset event
+(a delivery landed outside a DAG). The address is ``Settings.airflow_api_url``; the login is Kho's
+``kho_admin`` (``KHO_AIRFLOW_USERNAME`` / ``KHO_AIRFLOW_PASSWORD`` for another Airflow)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from kho.errors import KhoError
+from kho.settings import Settings, settings
+
+TERMINAL = {"success", "failed"}
+
+
+class AirflowApiError(KhoError):
+    """Airflow's API could not be reached or refused a call."""
+
+
+class Airflow:
+    def __init__(self, s: Settings | None = None, timeout: float = 30.0):
+        self.s = s or settings()
+        self.base = self.s.airflow_api_url
+        self.timeout = timeout
+        self._token: str | None = None
+
+    # --- plumbing ------------------------------------------------------------------------------
+    def _login(self) -> str:
+        from kho.operations import airflow
+
+        user = self.s.value("KHO_AIRFLOW_USERNAME") or airflow.ADMIN
+        password = self.s.value("KHO_AIRFLOW_PASSWORD") or airflow.admin_password(self.s)
+        body = self._call("POST", "/auth/token", {"username": user, "password": password}, auth=False)
+        return body["access_token"]
+
+    def _call(self, method: str, path: str, body: Any = None, auth: bool = True) -> Any:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if auth:
+            self._token = self._token or self._login()
+            headers["Authorization"] = f"Bearer {self._token}"
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as resp:
+                text = resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")[:500]
+            raise AirflowApiError(f"Airflow API {method} {path}: HTTP {exc.code}: {detail}") from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            raise AirflowApiError(
+                f"Airflow's API at {self.base} does not answer ({exc}); is Kho up (`kho up`)?"
+            ) from None
+        return json.loads(text) if text else None
+
+    # --- runs ------------------------------------------------------------------------------------
+    def trigger(self, dag_id: str, conf: dict | None = None) -> str:
+        """Start a run of ``dag_id`` now (unpausing the DAG); its run id."""
+        self._call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        run = self._call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}})
+        return run["dag_run_id"]
+
+    def run(self, dag_id: str, run_id: str) -> dict:
+        return self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}")
+
+    def runs(self, dag_id: str, limit: int = 20) -> list[dict]:
+        """The DAG's latest runs, newest first."""
+        found = self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns?order_by=-run_after&limit={limit}")
+        return found["dag_runs"]
+
+    def tasks(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        """Task id -> state in one run."""
+        found = self._call(
+            "GET", f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances?limit=500"
+        )
+        return {t["task_id"]: t["state"] for t in found["task_instances"]}
+
+    def wait(self, dag_id: str, run_id: str, timeout: float = 1800.0, poll: float = 1.0) -> dict:
+        """Follow a run until it ends; the run (state ``success`` or ``failed``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.run(dag_id, run_id)
+            if run["state"] in TERMINAL:
+                return run
+            if time.monotonic() > deadline:
+                raise AirflowApiError(f"{dag_id} run {run_id} still {run['state']} after {timeout:.0f} s")
+            time.sleep(poll)
+
+    # --- assets ----------------------------------------------------------------------------------
+    def asset_event(self, uri: str, extra: dict | None = None) -> None:
+        """Record that the asset ``uri`` changed (what a task with it as outlet records)."""
+        found = self._call("GET", f"/api/v2/assets?uri_pattern={urllib.parse.quote(uri, safe='')}&limit=10")
+        ids = [a["id"] for a in found["assets"] if a["uri"] == uri]
+        if not ids:
+            raise AirflowApiError(f"Airflow knows no asset {uri} (are the DAGs parsed?)")
+        self._call("POST", "/api/v2/assets/events", {"asset_id": ids[0], "extra": extra or {}})
