@@ -24,7 +24,7 @@ down:
 
 # The whole suite against real services started for it (and stopped afterwards).
 test: install
-	@$(TEST_ENV) $(PY) -m demo up
+	@$(TEST_ENV) $(PY) -m demo up --no-airflow
 	@status=0; $(TEST_ENV) $(PY) -m pytest -q $(PYTEST_ARGS) || status=$$?; \
 	  $(TEST_ENV) $(KHO) down >/dev/null; exit $$status
 
@@ -56,7 +56,6 @@ docs: up
 	@set -a; eval "$$($(PY) -c 'from kho.conforming.dbt import dbt_env; [print(f"{k}={v}") for k, v in dbt_env().items()]')"; \
 	  cd dbt_project && ../.kho/venvs/dbt/bin/dbt docs generate --static --target-path $(CURDIR)/.kho/docs
 
-# The Airflow UI (airflow standalone) on the demo's state, in the foreground.
+# Where the Airflow UI is, with its login (Airflow runs as a service from `make up` on).
 airflow: up
-	@set -a; eval "$$($(PY) -c 'from kho.operations.airflow import airflow_env; [print(f"{k}={v!r}") for k, v in airflow_env().items()]')"; \
-	  exec setsid .kho/venvs/main/bin/airflow standalone
+	@$(PY) -c 'from kho.operations import airflow; from kho.settings import settings as s; print(f"Airflow UI: {s().airflow_api_url}  user {airflow.ADMIN}  password in {airflow.passwords_file(s())}")'

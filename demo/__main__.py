@@ -21,13 +21,21 @@ from kho.settings import Settings, settings
 out = Console(soft_wrap=True)
 
 
-def up(s: Settings) -> None:
-    stack.up(s, echo=lambda m: out.print(f"[dim]starting {m}[/]"))
+def stand_ins(s: Settings) -> None:
     out.print(
         "[dim]starting the demo's stand-ins for agency systems (portal database, tourist-site API) ...[/]"
     )
     portal_db.ensure(s)  # each writes where it is into services.env
     agency_api.start(s)
+
+
+def up(s: Settings, airflow_services: bool = True) -> None:
+    stack.up(
+        s,
+        echo=lambda m: out.print(f"[dim]starting {m}[/]"),
+        before_airflow=stand_ins,
+        airflow_services=airflow_services,
+    )
 
 
 def run(s: Settings) -> bool:
@@ -49,7 +57,7 @@ def main(argv: list[str]) -> int:
     s = settings()
     try:
         if command == "up":
-            up(s)
+            up(s, airflow_services="--no-airflow" not in argv)
             out.print(f"services up; addresses in {s.services_env}")
         elif command == "run":
             return 0 if run(s) else 1

@@ -40,7 +40,11 @@ def waiting(directory: str) -> dict[str, tuple[int, int]]:
 
 class InboxTrigger(BaseEventTrigger):
     def __init__(
-        self, directory: str, stable_seconds: float = 2.0, poke_interval: float = 1.0, refire_seconds: float = 300.0
+        self,
+        directory: str,
+        stable_seconds: float = 2.0,
+        poke_interval: float = 1.0,
+        refire_seconds: float = 300.0,
     ) -> None:
         super().__init__()
         self.directory = directory
@@ -74,7 +78,9 @@ class InboxTrigger(BaseEventTrigger):
                 name
                 for name, (sig, since) in seen.items()
                 if now - since >= self.stable_seconds
-                and (name not in fired or fired[name][0] != sig or now - fired[name][1] >= self.refire_seconds)
+                and (
+                    name not in fired or fired[name][0] != sig or now - fired[name][1] >= self.refire_seconds
+                )
             )
             if ready:
                 for name in ready:

@@ -18,7 +18,7 @@ def stack():
         pytest.exit("run the suite with `make test` (it sets KHO_HOME and starts the test services)", 2)
     from kho.operations.stack import up
 
-    values = up(echo=lambda _m: None)
+    values = up(echo=lambda _m: None, airflow_services=False)  # the e2e tests start Airflow themselves
     return settings(), values
 
 

@@ -73,7 +73,10 @@ def airflow_env(s: Settings | None = None) -> dict[str, str]:
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__API_AUTH__JWT_SECRET": _secret(s, "jwt_secret"),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{s.airflow_port}/execution/",
-        # New and changed DAG files (a dataset just added) are seen within half a minute.
+        # New and changed DAG files (a dataset just added) are seen within half a minute. Parsing the
+        # DAG files may take long on a busy 2-core machine: 30 s (the default) made tasks miss their DAG.
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "180",
+        "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "240",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",

@@ -22,7 +22,7 @@ class AirflowApiError(KhoError):
 
 
 class Airflow:
-    def __init__(self, s: Settings | None = None, timeout: float = 30.0):
+    def __init__(self, s: Settings | None = None, timeout: float = 120.0):
         self.s = s or settings()
         self.base = self.s.airflow_api_url
         self.timeout = timeout
@@ -44,17 +44,22 @@ class Airflow:
             headers["Authorization"] = f"Bearer {self._token}"
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as resp:
-                text = resp.read().decode()
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode(errors="replace")[:500]
-            raise AirflowApiError(f"Airflow API {method} {path}: HTTP {exc.code}: {detail}") from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-            raise AirflowApiError(
-                f"Airflow's API at {self.base} does not answer ({exc}); is Kho up (`kho up`)?"
-            ) from None
-        return json.loads(text) if text else None
+        attempts = 3 if method == "GET" else 1  # a read may be repeated; a trigger must not be
+        for attempt in range(1, attempts + 1):
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as resp:
+                    text = resp.read().decode()
+                return json.loads(text) if text else None
+            except urllib.error.HTTPError as exc:
+                detail = exc.read().decode(errors="replace")[:500]
+                raise AirflowApiError(f"Airflow API {method} {path}: HTTP {exc.code}: {detail}") from None
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+                if attempt == attempts:
+                    raise AirflowApiError(
+                        f"Airflow's API at {self.base} does not answer ({exc}); is Kho up (`kho up`)?"
+                    ) from None
+                time.sleep(2)
+        return None
 
     # --- runs ------------------------------------------------------------------------------------
     def trigger(self, dag_id: str, conf: dict | None = None) -> str:
@@ -74,7 +79,8 @@ class Airflow:
     def tasks(self, dag_id: str, run_id: str) -> dict[str, str | None]:
         """Task id -> state in one run."""
         found = self._call(
-            "GET", f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances?limit=500"
+            "GET",
+            f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances?limit=500",
         )
         return {t["task_id"]: t["state"] for t in found["task_instances"]}
 

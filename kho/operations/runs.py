@@ -51,7 +51,9 @@ def _verdict(dag_id: str, ok: bool, why: str, failed: list[str], s: Settings) ->
     )
 
 
-def _follow(api: Airflow, dag_id: str, run_id: str, s: Settings, echo: Callable[[str], None]) -> tuple[bool, dict]:
+def _follow(
+    api: Airflow, dag_id: str, run_id: str, s: Settings, echo: Callable[[str], None]
+) -> tuple[bool, dict]:
     run = api.wait(dag_id, run_id)
     tasks = api.tasks(dag_id, run_id)
     failed = sorted(t for t, state in tasks.items() if state in ("failed", "upstream_failed"))

@@ -13,8 +13,10 @@ from kho.operations import airflow, services, supervisor
 from kho.settings import Settings, settings
 
 
-def up(s: Settings | None = None, echo=print) -> dict[str, str]:
-    """Start (or find running) every service; write ``services.env``; return its values."""
+def up(s: Settings | None = None, echo=print, before_airflow=None, airflow_services: bool = True) -> dict[str, str]:
+    """Start (or find running) every service; write ``services.env``; return its values.
+    ``before_airflow(s)`` runs once the other services are up, before Airflow starts scheduling (the demo
+    starts its stand-ins for agency systems there, so that the first scheduled fetches find them)."""
     from kho.operations import ckan_server
 
     s = s or settings()
@@ -41,8 +43,6 @@ def up(s: Settings | None = None, echo=print) -> dict[str, str]:
     echo("dbt reference seeds ...")
     load_seeds(s)
     access.apply(s)  # agency roles and grants (kho/conforming/access.py), after the manifest it reads
-    echo("Airflow (api-server, scheduler, dag-processor, triggerer) under supervisord ...")
-    start_airflow(s)
     values = {
         "KHO_CKAN_URL": ckan_url,
         "KHO_CKAN_API_TOKEN_FILE": str(ckan_server.token_file(s)),
@@ -50,7 +50,20 @@ def up(s: Settings | None = None, echo=print) -> dict[str, str]:
         "KHO_AIRFLOW_HOME": str(s.airflow_home),
         "KHO_AIRFLOW_API_URL": s.airflow_api_url,
     }
-    return services.write_services_env(s, values)
+    values = services.write_services_env(s, values)
+    if before_airflow:
+        before_airflow(s)
+    if not airflow_services:
+        return values
+    echo("Airflow (api-server, scheduler, dag-processor, triggerer) under supervisord ...")
+    first = not (s.airflow_home / "passwords.json").exists()
+    start_airflow(s)
+    if first:  # printed once; the file is the owner's alone
+        echo(
+            f"Airflow UI at {s.airflow_api_url}: user {airflow.ADMIN}, password "
+            f"{airflow.admin_password(s)} (kept in {airflow.passwords_file(s)})"
+        )
+    return values
 
 
 def start_airflow(s: Settings) -> None:
@@ -59,7 +72,14 @@ def start_airflow(s: Settings) -> None:
     for name, command in airflow.programs(s).items():
         supervisor.add_program(s, name, command, env=env, cwd=s.airflow_home)
     supervisor.apply(s)
-    services.wait_for_port(s.airflow_port, "Airflow's API server", timeout=120, log=s.log_dir / "airflow-api-server.log")
+    services.wait_for_port(
+        s.airflow_port, "Airflow's API server", timeout=300, log=s.log_dir / "airflow-api-server.log"
+    )
+
+
+def stop_airflow(s: Settings) -> bool:
+    """Stop Airflow's components (and supervisord); True if they were running."""
+    return supervisor.shutdown(s)
 
 
 def down(s: Settings | None = None) -> list[str]:
