@@ -168,6 +168,9 @@ class Dataset(Strict):
     columns: list[Column]
     quality: Quality = Quality()
     publish: Publish | None = None
+    # Days the delivered files (archive) and quarantined rows are kept before `kho purge` deletes them;
+    # required when a column holds personal data (Decree 13/2023/ND-CP: kept no longer than needed).
+    retention_days: int | None = Field(None, ge=1)
     path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("id")
@@ -192,6 +195,10 @@ class Dataset(Strict):
     @property
     def is_open(self) -> bool:
         return self.classification == "open"
+
+    @property
+    def personal_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.personal_data]
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -277,6 +284,11 @@ def load_catalog(directory: Path | None = None) -> Catalog:
             )
         if ds.agency not in agencies:
             problems.append(f"{path}: field 'agency': '{ds.agency}' is not declared in {agencies_file.name}")
+        if ds.personal_columns and ds.retention_days is None:
+            problems.append(
+                f"{path}: field 'retention_days': required, as columns hold personal data"
+                f" ({', '.join(ds.personal_columns)}): how many days delivered files and quarantined rows are kept"
+            )
         if ds.id in datasets:
             problems.append(f"{path}: field 'id': '{ds.id}' is already declared in {datasets[ds.id].path}")
         datasets[ds.id] = ds

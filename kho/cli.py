@@ -297,3 +297,21 @@ def main() -> None:  # pragma: no cover - console entry point
             highlight=False,
         )
         sys.exit(1)
+
+
+# --- kho purge (personal data: retention) --------------------------------------------------------
+
+
+@app.command()
+def purge(
+    dataset: str = typer.Argument(None, help="One dataset (default: every dataset with retention_days)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be deleted; delete nothing"),
+) -> None:
+    """Delete archived files and quarantined rows older than the catalog's retention_days."""
+    from kho.landing.purge import purge as purge_all
+
+    reports = purge_all(dataset, dry_run=dry_run)
+    if not reports:
+        out.print("no dataset in the catalog sets retention_days: nothing to purge")
+    for r in reports:
+        out.print(r.summary(), highlight=False, markup=False)

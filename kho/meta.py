@@ -97,6 +97,19 @@ create table if not exists kho_meta.publications (
     published_at timestamptz not null default now()
 );
 
+-- One row per dataset per `kho purge` (not dry runs): what left the archive and the quarantine, and why.
+create table if not exists kho_meta.purges (
+    id              bigserial primary key,
+    dataset         text not null,
+    retention_days  integer not null,
+    cutoff          timestamptz not null,
+    archived_files  integer not null,
+    archived_bytes  bigint not null,
+    quarantine_rows integer not null,
+    files           jsonb not null default '[]',
+    purged_at       timestamptz not null default now()
+);
+
 create table if not exists kho_meta.incremental_models (
     model       text primary key,
     relation    text not null,
