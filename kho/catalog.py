@@ -168,6 +168,9 @@ class Dataset(Strict):
     columns: list[Column]
     quality: Quality = Quality()
     publish: Publish | None = None
+    # Days the delivered files (archive) and quarantined rows are kept before `kho purge` deletes them;
+    # required when a column holds personal data (Decree 13/2023/ND-CP: kept no longer than needed).
+    retention_days: int | None = Field(None, ge=1)
     path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("id")
@@ -192,6 +195,10 @@ class Dataset(Strict):
     @property
     def is_open(self) -> bool:
         return self.classification == "open"
+
+    @property
+    def personal_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.personal_data]
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -220,11 +227,24 @@ def _describe(err: ValidationError, path: Path) -> str:
     return "\n".join(parts)
 
 
+def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
+    """One line: the file, the line and column (counted from 1) and what the parser found there."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and start:
+        context += f" that starts at line {start.line + 1}"
+    return f"{where}: not valid YAML: {problem}" + (f" ({context})" if context else "")
+
+
 def _read_yaml(path: Path) -> dict:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
-        raise CatalogError(f"{path}: not valid YAML: {exc}") from None
+        raise CatalogError(_yaml_problem(path, exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"{path}: cannot be read: {exc}") from None
     if not isinstance(data, dict):
         raise CatalogError(f"{path}: expected a mapping at the top level, found {type(data).__name__}")
     return data
@@ -264,6 +284,11 @@ def load_catalog(directory: Path | None = None) -> Catalog:
             )
         if ds.agency not in agencies:
             problems.append(f"{path}: field 'agency': '{ds.agency}' is not declared in {agencies_file.name}")
+        if ds.personal_columns and ds.retention_days is None:
+            problems.append(
+                f"{path}: field 'retention_days': required, as columns hold personal data"
+                f" ({', '.join(ds.personal_columns)}): how many days delivered files and quarantined rows are kept"
+            )
         if ds.id in datasets:
             problems.append(f"{path}: field 'id': '{ds.id}' is already declared in {datasets[ds.id].path}")
         datasets[ds.id] = ds

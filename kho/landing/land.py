@@ -1,8 +1,11 @@
 """Land one delivery in the raw layer: archive it by hash, read it, quarantine bad rows, COPY the rest.
 
 A delivery lands atomically (one transaction: raw rows, quarantined rows and the ``kho_meta.loads``
-row commit together) and exactly once (a file whose sha256 already landed is skipped). Every source row
-ends up landed or quarantined: ``rows_delivered = rows_landed + rows_quarantined``.
+row commit together) and exactly once (a file whose sha256 already landed is skipped, unless it is landed
+again with ``replace``: the new load supersedes the old one). Every source row ends up landed or
+quarantined: ``rows_delivered = rows_landed + rows_quarantined``. A refused delivery lands nothing, but its
+bad rows (the first :data:`MAX_REFUSAL_ROWS`) are kept in ``kho_meta.refusal_reasons`` with their reasons;
+:func:`explain_file` says what a file would give, landing nothing.
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ PG_TYPES = {
 }
 log = logging.getLogger(__name__)
 SAFE_NAME = re.compile(r"[^\w.\- ]+", re.UNICODE)
+# A refused delivery's bad rows kept for reading (kho_meta.refusal_reasons); on_invalid_value: refuse stops
+# reading the file once it has seen this many.
+MAX_REFUSAL_ROWS = 1000
 
 
 @dataclass
@@ -65,6 +71,7 @@ class LoadReport:
     error: str | None = None
     quarantine_reasons: dict[str, int] | None = None
     method: str | None = None  # bulk (set-based, kho.landing.bulk) | rows (record by record)
+    superseded: str | None = None  # the load this one replaced (land_file(..., replace=True))
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -82,6 +89,8 @@ class LoadReport:
             text += " (" + "; ".join(f"{n} x {r}" for r, n in self.quarantine_reasons.items()) + ")"
         if self.method == "bulk":
             text += "; landed set-based"
+        if self.superseded:
+            text += f"; replaces load {self.superseded}"
         return text
 
 
@@ -152,10 +161,14 @@ def land_file(
     source_name: str | None = None,
     s: Settings | None = None,
     progress: Callable[[int], None] | None = None,
+    replace: bool = False,
 ) -> LoadReport:
     """Land one delivered file for ``dataset_id``; raise ``DeliveryError`` if it is refused.
 
-    The file is archived first, so even a refused delivery is kept.
+    The file is archived first, so even a refused delivery is kept. A file whose sha256 already landed is
+    skipped, unless ``replace``: then it lands again (as the catalog now reads it) and, in the same
+    transaction, the earlier load is marked ``superseded`` and its raw rows are deleted, so staging and
+    the marts see the new rows only; ``kho_meta.loads`` keeps both loads.
     """
     s = s or settings()
     ds = catalog().dataset(dataset_id)
@@ -176,7 +189,7 @@ def land_file(
             "select load_id from kho_meta.loads where dataset = %s and file_sha256 = %s and status = 'landed'",
             [ds.id, sha],
         ).fetchone()
-        if already:
+        if already and not replace:
             report.status, report.load_id = "skipped", already[0]
             return report
 
@@ -189,12 +202,36 @@ def land_file(
             report.status, report.error = "refused", str(exc)
             report.rows_delivered = report.rows_landed = report.rows_quarantined = 0
             _record_load(conn, report, started)
+            _write_refusal(conn, ds, name, report, getattr(exc, "bad_rows", []))
             conn.commit()
             exc.report = report
             raise
+        if already:
+            _supersede(conn, ds, already[0], report)
         _record_load(conn, report, started)
         conn.commit()
     return report
+
+
+def _supersede(conn: psycopg.Connection, ds: Dataset, old_load: str, report: LoadReport) -> None:
+    """The earlier load of the same file gives way to ``report``'s: marked superseded, its raw rows deleted.
+
+    Staging picks the latest load per key, which would already prefer the new rows; deleting the old
+    ones also drops figures the new reading no longer has (a name now quarantined, a column now
+    ignored). Its quarantined rows stay as the record of that load. Incremental models merged the old
+    rows in and would keep those that the new load does not overwrite: their recorded fingerprints are
+    dropped, so the next warehouse run builds them whole (kho.conforming.incremental).
+    """
+    conn.execute(
+        sql.SQL("delete from {} where _load_id = %s").format(sql.Identifier(ds.raw_schema, ds.raw_table)),
+        [old_load],
+    )
+    conn.execute(
+        "update kho_meta.loads set status = 'superseded', superseded_by = %s where load_id = %s",
+        [report.load_id, old_load],
+    )
+    conn.execute("delete from kho_meta.incremental_models")
+    report.superseded = old_load
 
 
 def _land(
@@ -210,18 +247,36 @@ def _land(
     # Quarantined rows wait in a spooled file (memory up to 8 MB, then disk) until the raw COPY is done:
     # one connection cannot run two COPYs at once, and a list could grow past the memory budget.
     with tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", encoding="utf-8") as held:
-        reasons = (
-            _land_bulk(conn, ds, path, name, report, started, held, progress) if bulk.eligible(ds) else None
-        )
-        if reasons is None:
-            report.method = "rows"
-            reasons = _land_rows(conn, ds, path, name, report, started, held, progress)
-        report.quarantine_reasons = dict(list(reasons.items())[:20]) or None
-        refusal = _refusal(ds, name, report, reasons)
-        if refusal:
-            raise DeliveryError(refusal)
+        try:
+            reasons = (
+                _land_bulk(conn, ds, path, name, report, started, held, progress)
+                if bulk.eligible(ds)
+                else None
+            )
+            if reasons is None:
+                report.method = "rows"
+                reasons = _land_rows(conn, ds, path, name, report, started, held, progress)
+            report.quarantine_reasons = dict(list(reasons.items())[:20]) or None
+            refusal = _refusal(ds, name, report, reasons)
+            if refusal:
+                raise DeliveryError(refusal)
+        except DeliveryError as exc:
+            # every reason, not only the first: land_file records them once the landing is rolled back
+            exc.bad_rows = _held_rows(held, MAX_REFUSAL_ROWS)
+            raise
         held.seek(0)
         _write_quarantine(conn, ds, name, report, held)
+
+
+def _held_rows(held: IO[str], limit: int | None = None) -> list[tuple[int | None, str | None, str, object]]:
+    """The bad rows held so far: (source row, column, reason, raw values), in file order."""
+    held.seek(0)
+    rows = []
+    for line in held:
+        if limit is not None and len(rows) >= limit:
+            break
+        rows.append(tuple(json.loads(line)))
+    return rows
 
 
 def _land_bulk(
@@ -264,38 +319,63 @@ def _land_rows(
     held: IO[str],
     progress: Callable[[int], None] | None,
 ) -> dict[str, int]:
-    """Read the file record by record (every reader, every layout), COPY the good rows, hold the bad."""
+    """Read the file record by record (every reader, every layout), COPY the good rows, hold the bad.
+
+    With ``on_invalid_value: refuse`` the first invalid value refuses the file, but reading goes on (up to
+    :data:`MAX_REFUSAL_ROWS` bad rows) so that the refusal can show every reason, not only the first.
+    """
     columns = [c for c, _ in raw_columns(ds)]
     read = reader_for(ds.source.format)
     reasons: dict[str, int] = {}
+    refused: Problem | None = None
     target = sql.Identifier(ds.raw_schema, ds.raw_table)
     copy_sql = sql.SQL("copy {} ({}) from stdin").format(
         target, sql.SQL(", ").join(map(sql.Identifier, columns))
     )
     with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-        for record in read(ds, path, name):
-            report.rows_delivered += 1
-            if progress and report.rows_delivered % 1000 == 0:
-                progress(report.rows_delivered)
-            if record.issues:
-                issue = record.issues[0]
-                if ds.quality.on_invalid_value == "refuse":
-                    raise DeliveryError(
-                        Problem(ds.id, name, record.source_row, issue.column, issue.expected, issue.found)
-                    )
-                column, reason = issue.column, f"expected {issue.expected}, found {issue.found!r}"
-            else:
-                problem = check_record(ds, record)
-                if problem is None:
-                    provenance = (report.load_id, name, report.file_sha256, record.source_row, started)
-                    for row in record.rows:
-                        copy.write_row(provenance + tuple(row.get(c) for c in columns[len(PROVENANCE) :]))
-                    report.rows_landed += 1
-                    continue
-                column, reason = problem
-            reasons[reason] = reasons.get(reason, 0) + 1
-            report.rows_quarantined += 1
-            held.write(json.dumps([record.source_row, column, reason, record.raw], ensure_ascii=False) + "\n")
+        try:
+            for record in read(ds, path, name):
+                report.rows_delivered += 1
+                if progress and report.rows_delivered % 1000 == 0:
+                    progress(report.rows_delivered)
+                if record.issues:
+                    issue = record.issues[0]
+                    if ds.quality.on_invalid_value == "refuse" and refused is None:
+                        refused = Problem(
+                            ds.id, name, record.source_row, issue.column, issue.expected, issue.found
+                        )
+                    column, reason = issue.column, f"expected {issue.expected}, found {issue.found!r}"
+                else:
+                    problem = check_record(ds, record)
+                    if problem is None:
+                        if refused is None:
+                            provenance = (
+                                report.load_id,
+                                name,
+                                report.file_sha256,
+                                record.source_row,
+                                started,
+                            )
+                            for row in record.rows:
+                                copy.write_row(
+                                    provenance + tuple(row.get(c) for c in columns[len(PROVENANCE) :])
+                                )
+                        report.rows_landed += 1
+                        continue
+                    column, reason = problem
+                reasons[reason] = reasons.get(reason, 0) + 1
+                report.rows_quarantined += 1
+                held.write(
+                    json.dumps([record.source_row, column, reason, record.raw], ensure_ascii=False) + "\n"
+                )
+                if refused is not None and report.rows_quarantined >= MAX_REFUSAL_ROWS:
+                    break
+        except DeliveryError:
+            if refused is None:
+                raise
+            # the file was refused earlier on; what the reader stumbled on later does not change that
+    if refused is not None:
+        raise DeliveryError(refused)
     return reasons
 
 
@@ -317,6 +397,23 @@ def _refusal(ds: Dataset, name: str, report: LoadReport, reasons: dict[str, int]
             ),
         )
     return None
+
+
+def _write_refusal(
+    conn: psycopg.Connection, ds: Dataset, name: str, report: LoadReport, bad_rows: list
+) -> None:
+    """Keep a refused delivery's bad rows with their reasons (``kho_meta.refusal_reasons``)."""
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            "copy kho_meta.refusal_reasons (dataset, load_id, source_file, source_row, column_name, reason,"
+            " raw_values) from stdin"
+        ) as copy,
+    ):
+        for source_row, column, reason, raw in bad_rows:
+            copy.write_row(
+                (ds.id, report.load_id, name, source_row, column, reason, json.dumps(raw, ensure_ascii=False))
+            )
 
 
 def _write_quarantine(
@@ -354,6 +451,176 @@ def _record_load(conn: psycopg.Connection, report: LoadReport, started: datetime
             report.error,
             started,
         ],
+    )
+
+
+@dataclass
+class Found:
+    """One value found for a reason (an unknown name, a value that is not a number) and where."""
+
+    value: str
+    rows: int
+    first_lines: list[int]
+    nearest: list[str]  # an unknown name's nearest known names
+
+
+@dataclass
+class ReasonGroup:
+    """Rows a delivery cannot land for one reason in one column, with each value found for it."""
+
+    column: str | None
+    reason: str  # "unknown area name", "expected a number ...", "required column 'x' is empty"
+    rows: int
+    first_lines: list[int]
+    found: list[Found]
+
+
+@dataclass
+class Explanation:
+    """What landing a file would give now, found by landing it in a transaction rolled back."""
+
+    dataset: str
+    source_file: str
+    file_sha256: str
+    outcome: str  # would land | would be refused
+    error: str | None
+    rows_delivered: int
+    rows_landed: int
+    rows_quarantined: int
+    groups: list[ReasonGroup]
+    complete: bool  # False: reading stopped after MAX_REFUSAL_ROWS bad rows
+    landed_as: str | None = None  # an earlier load of the same file (land it again with replace)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def lines(self, shown: int = 5) -> list[str]:
+        """The explanation as `kho land --explain` prints it: every reason and every value found."""
+        where = f"{self.dataset}: {self.source_file}"
+        error = (self.error or "").removeprefix(where + ": ")
+        text = [f"{where}: {self.outcome}" + (f": {error}" if error else "")]
+        if self.landed_as:
+            text.append(f"already landed as load {self.landed_as}; `kho land --replace` lands it again")
+        text.append(
+            f"{self.rows_delivered} rows read: {self.rows_landed} without a problem, {self.rows_quarantined}"
+            " with one" + ("" if self.complete else f" (reading stopped after {MAX_REFUSAL_ROWS} of those)")
+        )
+        if self.groups:
+            text.append(f"{len(self.groups)} reason{'s' if len(self.groups) > 1 else ''}, most rows first:")
+        for g in self.groups:
+            column = f"column {g.column!r}: " if g.column else ""
+            text.append(f"  {g.rows} x {column}{g.reason} ({_lines(g.first_lines, g.rows, shown)})")
+            for f in g.found:
+                near = f": nearest known: {', '.join(f.nearest)}" if f.nearest else ""
+                text.append(f"      {f.value} ({_lines(f.first_lines, f.rows, shown)}){near}")
+        return text
+
+
+def _lines(first: list[int], rows: int, shown: int) -> str:
+    listed = ", ".join(map(str, first[:shown])) + (", ..." if rows > min(shown, len(first)) else "")
+    return f"{rows} rows: lines {listed}" if rows > 1 else f"line {listed}"
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+UNKNOWN_NAME = re.compile(r"^(unknown \w+ name) (.+?)(?:; nearest known: (.*))?$", re.DOTALL)
+
+
+def _split_reason(reason: str) -> tuple[str, str | None, list[str]]:
+    """A held reason as (the reason shared by many rows, the value found, the nearest known names)."""
+    if m := UNKNOWN_NAME.match(reason):
+        return m[1], m[2], m[3].split(", ") if m[3] else []
+    if reason.startswith("expected ") and ", found " in reason:
+        expected, _, found = reason.rpartition(", found ")
+        return expected, found, []
+    return reason, None, []
+
+
+def _group(held: IO[str], first: int = 20) -> list[ReasonGroup]:
+    """The held bad rows grouped by column and reason, most rows first (then in file order)."""
+    groups: dict[tuple[str | None, str], ReasonGroup] = {}
+    values: dict[tuple[str | None, str, str], Found] = {}
+    held.seek(0)
+    for line in held:
+        source_row, column, reason, _raw = json.loads(line)
+        reason, value, nearest = _split_reason(reason)
+        g = groups.get((column, reason))
+        if g is None:
+            g = groups[(column, reason)] = ReasonGroup(column, reason, 0, [], [])
+        g.rows += 1
+        if len(g.first_lines) < first and source_row is not None:
+            g.first_lines.append(source_row)
+        if value is None:
+            continue
+        f = values.get((column, reason, value))
+        if f is None:
+            f = values[(column, reason, value)] = Found(value, 0, [], nearest)
+            g.found.append(f)
+        f.rows += 1
+        if len(f.first_lines) < first and source_row is not None:
+            f.first_lines.append(source_row)
+    return sorted(groups.values(), key=lambda g: (-g.rows, g.first_lines[:1]))
+
+
+def explain_file(
+    dataset_id: str,
+    path: Path,
+    source_name: str | None = None,
+    s: Settings | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Explanation:
+    """Every reason a file would be refused or rows quarantined for, landing nothing.
+
+    The file is read as landing would read it now (the catalog as it is), row by row, in a transaction
+    that is rolled back: nothing lands in raw, no load is recorded, and the file is neither archived nor
+    taken from the inbox.
+    """
+    s = s or settings()
+    ds = catalog().dataset(dataset_id)
+    name = safe_file_name(source_name or path.name)
+    if not path.is_file():
+        raise DeliveryError(Problem(ds.id, name, None, None, "a readable file", Plain(f"nothing at {path}")))
+    sha = _file_sha256(path)
+    report = LoadReport(ds.id, name, sha, "landed", load_id="explain")
+    error = None
+    with psycopg.connect(s.warehouse_url) as conn:
+        ensure_meta_schema(conn)
+        conn.commit()
+        landed = conn.execute(
+            "select load_id from kho_meta.loads where dataset = %s and file_sha256 = %s and status = 'landed'",
+            [ds.id, sha],
+        ).fetchone()
+        with tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", encoding="utf-8") as held:
+            try:
+                ensure_raw_table(conn, ds)
+                reasons = _land_rows(conn, ds, path, name, report, datetime.now(UTC), held, progress)
+                refusal = _refusal(ds, name, report, reasons)
+                if refusal:
+                    raise DeliveryError(refusal)
+            except DeliveryError as exc:
+                error = str(exc)
+            finally:
+                conn.rollback()
+            groups = _group(held)
+    complete = not (error and report.rows_quarantined >= MAX_REFUSAL_ROWS)
+    return Explanation(
+        ds.id,
+        name,
+        sha,
+        "would be refused" if error else "would land",
+        error,
+        report.rows_delivered,
+        report.rows_landed,
+        report.rows_quarantined,
+        groups,
+        complete,
+        landed[0] if landed else None,
     )
 
 

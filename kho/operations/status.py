@@ -43,7 +43,8 @@ def dataset_status(s: Settings | None = None) -> list[DatasetStatus]:
             for r in conn.execute("""
             select dataset, count(*) filter (where status = 'landed'),
                    coalesce(sum(rows_delivered) filter (where status = 'landed'), 0),
-                   coalesce(sum(rows_landed), 0), coalesce(sum(rows_quarantined), 0),
+                   coalesce(sum(rows_landed) filter (where status = 'landed'), 0),
+                   coalesce(sum(rows_quarantined) filter (where status = 'landed'), 0),
                    max(finished_at) filter (where status = 'landed')
             from kho_meta.loads group by dataset""")
         }

@@ -41,8 +41,10 @@ DATASOURCE = "kho_warehouse"
 # password in the warehouse URL is never written into the GX project files.
 URL_VARIABLE = "KHO_GX_WAREHOUSE_URL"
 DATA_DOCS_SITE = "local_site"
-# Unexpected values quoted per failed expectation ("e.g. 14.2"); fetched after the run, for failures only.
+# Unexpected values quoted per failed expectation ("e.g. 14.2"); fetched after the run, for failures only,
+# and never for an expectation on a column the catalog flags as personal data (counts only).
 SAMPLE_SIZE = 5
+PERSONAL_NOTE = "values not shown: personal data"
 # libpq options of GX's sessions. Validation aggregates and joins whole tables (a key's uniqueness joins the
 # table with its grouped keys), which PostgreSQL's default 4 MB of work memory sends to disk: 64 MB halves
 # that join on a 1M-row mart (bench 8). GX runs its queries one at a time, in one session.
@@ -166,6 +168,7 @@ class Finding:
     severity: Severity
     unexpected_count: int | None = None
     element_count: int | None = None
+    personal_data: bool = False  # on a column flagged as personal data: counts only, never a value
 
     @property
     def summary(self) -> str:
@@ -263,13 +266,18 @@ def _error(exception_info: dict[str, Any] | None) -> str | None:
 
 
 def _observed(
-    result: dict[str, Any], exception_info: dict[str, Any] | None, samples: list[Any] | None = None
+    result: dict[str, Any],
+    exception_info: dict[str, Any] | None,
+    samples: list[Any] | None = None,
+    personal: bool = False,
 ) -> str:
     error = _error(exception_info)
     if error:
         return f"error: {error}"
     if "unexpected_count" in result:
         text = f"{result['unexpected_count']:,} unexpected of {result.get('element_count') or 0:,} rows"
+        if personal:
+            return f"{text} ({PERSONAL_NOTE})"
         sample: list[str] = []
         for value in samples or result.get("partial_unexpected_list") or []:
             if _short(value) not in sample:
@@ -279,12 +287,39 @@ def _observed(
         return text
     if "observed_value" in result:
         observed = result["observed_value"]
+        if personal:  # a maximum, a most common value, a set of values: all of them values
+            return f"failed ({PERSONAL_NOTE})"
         return f"observed {observed:,}" if isinstance(observed, int) else f"observed {_short(observed)}"
     return "failed"
 
 
-def _finding(expectation_result: Any, samples: list[Any] | None = None) -> Finding:
+def _columns(kwargs: dict[str, Any]) -> set[str]:
+    """The columns an expectation reads, as its configuration names them."""
+    names = [
+        kwargs.get("column"),
+        kwargs.get("column_A"),
+        kwargs.get("column_B"),
+        *kwargs.get("column_list", []),
+    ]
+    return {n for n in names if isinstance(n, str)}
+
+
+def personal_columns(dataset_id: str) -> frozenset[str]:
+    """The dataset's columns the catalog flags as personal data (none for a dataset it does not know)."""
+    from kho.catalog import CatalogError, catalog
+
+    try:
+        ds = catalog().dataset(dataset_id)
+    except CatalogError:
+        return frozenset()
+    return frozenset(c.name for c in ds.columns if c.personal_data)
+
+
+def _finding(
+    expectation_result: Any, samples: list[Any] | None = None, personal: frozenset[str] = frozenset()
+) -> Finding:
     config = expectation_result.expectation_config
+    on_personal = bool(_columns(dict(config.kwargs)) & personal)
     column, kwargs = _summarise_kwargs(dict(config.kwargs))
     result = expectation_result.result or {}
     severity = str(getattr(config.severity, "value", config.severity))
@@ -292,11 +327,14 @@ def _finding(expectation_result: Any, samples: list[Any] | None = None) -> Findi
         expectation=config.type,
         column=column,
         kwargs=kwargs,
-        observed=_observed(result, expectation_result.exception_info, samples),
+        observed=_observed(
+            result, expectation_result.exception_info, None if on_personal else samples, on_personal
+        ),
         why=(config.meta or {}).get("why", ""),
         severity="warning" if severity == "warning" else "critical",
         unexpected_count=result.get("unexpected_count"),
         element_count=result.get("element_count"),
+        personal_data=on_personal,
     )
 
 
@@ -446,13 +484,23 @@ def _checkpoint(context: AbstractDataContext, dataset_id: str, layer: Layer, by_
 
 
 def _samples(
-    context: AbstractDataContext, checkpoint: Any, suite_result: Any, batch_parameters: dict | None
+    context: AbstractDataContext,
+    checkpoint: Any,
+    suite_result: Any,
+    batch_parameters: dict | None,
+    personal: frozenset[str] = frozenset(),
 ) -> dict[str, list[Any]]:
     """Up to SAMPLE_SIZE unexpected values of each expectation that failed with unexpected rows, by the
     suite expectation's id: for those only, GX's own unexpected-values metric (the query a SUMMARY result
     runs, ``LIMIT 5``) on the same batch, with the run's parameters filled in. Counts are not recomputed:
-    they stay those of the Checkpoint's run."""
-    failed = [r for r in suite_result.results if not r.success and (r.result or {}).get("unexpected_count")]
+    they stay those of the Checkpoint's run. Values of ``personal`` columns are never fetched."""
+    failed = [
+        r
+        for r in suite_result.results
+        if not r.success
+        and (r.result or {}).get("unexpected_count")
+        and not _columns(dict(r.expectation_config.kwargs)) & personal
+    ]
     if not failed:
         return {}
     try:
@@ -533,10 +581,13 @@ def validate(
             schema, table = _target(dataset_id, layer)
             raise QualityError(f"{dataset_id}/{layer}: cannot validate {schema}.{table}: {exc}") from exc
         (suite_result,) = outcome.run_results.values()
-        samples = _samples(context, checkpoint, suite_result, batch_parameters)
+        personal = personal_columns(dataset_id)
+        samples = _samples(context, checkpoint, suite_result, batch_parameters, personal)
 
     findings = [
-        _finding(r, samples.get(r.expectation_config.id)) for r in suite_result.results if not r.success
+        _finding(r, samples.get(r.expectation_config.id), personal)
+        for r in suite_result.results
+        if not r.success
     ]
     critical = [f for f in findings if f.severity == "critical"]
     warned = [f for f in findings if f.severity == "warning"]

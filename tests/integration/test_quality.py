@@ -346,3 +346,81 @@ def test_reruns_reuse_the_gx_project_and_keep_every_result(quality_db, quality_s
     assert first.success and second.success and first.run_id != second.run_id
     assert stored() == before + 2
     assert first.run_id in {p.parent.parent.name for p in results.rglob("*.json")}
+
+
+# Phone numbers in a shape the suite does not expect (a warning): personal data, never to be quoted.
+BAD_PHONES = ["0982 53", "Triệu Văn Thắng", "035-097"]
+
+
+def organic_rows(load_id: str) -> list[dict]:
+    """Ten zones of one organic-zones delivery; three phone numbers malformed, one area implausibly small."""
+    rows = []
+    for i in range(10):
+        rows.append(
+            {
+                "_load_id": load_id,
+                "_source_file": "vung_huu_co_quy_3_2025.csv",
+                "_file_sha256": "c" * 64,
+                "_source_row": i + 2,
+                "_loaded_at": "2025-09-15 08:00+07",
+                "zone_code": f"HC-08-CST-{i:03}",
+                "commune_name": "Xã Yên Hoa",
+                "commune_name_key": "yen hoa",
+                "crop": "Chè Shan tuyết",
+                "area_ha": Decimal("0.05") if i == 9 else Decimal("12.5"),
+                "certificate_body": "Trung tâm Chứng nhận Hữu cơ Miền Bắc",
+                "certificate_number": f"{290 + i}/2024/TCVN-HC",
+                "issue_date": "2024-05-12",
+                "expiry_date": "2026-05-11",
+                "household_name": f"Hộ số {i}",
+                "phone": BAD_PHONES[i] if i < len(BAD_PHONES) else f"0982 530 8{i:02}",
+            }
+        )
+    return rows
+
+
+def test_a_finding_on_a_personal_column_quotes_no_value(quality_db, quality_settings):
+    from kho.catalog import catalog
+    from kho.landing.land import ensure_raw_table
+
+    ds = catalog().dataset("organic_zones")
+    assert ds.column("phone").personal_data
+    ensure_raw_table(quality_db, ds)
+    quality_db.execute("truncate raw_agriculture.organic_zones")
+    insert(quality_db, "raw_agriculture.organic_zones", organic_rows("2025-q3"))
+
+    result = validate("organic_zones", "raw", load_id="2025-q3", s=quality_settings)
+
+    assert result.success  # both checks that fail are warnings
+    by_column = {f.column: f for f in result.warnings}
+    phone = by_column["phone"]
+    assert phone.expectation == "expect_column_values_to_match_regex"
+    assert (phone.unexpected_count, phone.element_count, phone.personal_data) == (3, 10, True)
+    assert phone.observed == "3 unexpected of 10 rows (values not shown: personal data)"
+    # the area is no personal data: its finding still shows the value, so the filter is the column's flag
+    assert by_column["area_ha"].observed.endswith("e.g. 0.05")
+
+    # the user-facing forms: the log line, what the DAG task returns (XCom), kho_meta.quality_runs, and
+    # Great Expectations' own stored result and Data Docs page
+    from flow import validate as flow_validate
+
+    returned = flow_validate("organic_zones", "raw", load_id="2025-q3", s=quality_settings)
+    stored = quality_run(quality_db, result.run_id)
+    build_data_docs([result.run_id], s=quality_settings)
+    gx_files = [
+        p.read_text(encoding="utf-8")
+        for p in gx_root(quality_settings).rglob("*")
+        if p.is_file() and result.run_id in str(p)
+    ]
+    assert len(gx_files) == 2  # the stored result (json) and its page (html)
+    texts = {
+        "log": format_result(result) + "\n" + str(phone),
+        "xcom": json.dumps(returned, ensure_ascii=False),
+        "kho_meta.quality_runs": json.dumps(stored, ensure_ascii=False, default=str),
+        "gx": "\n".join(gx_files),
+    }
+    assert "values not shown: personal data" in texts["log"]
+    assert "values not shown: personal data" in texts["xcom"]
+    for where, text in texts.items():
+        for value in BAD_PHONES:
+            assert value not in text, f"{value!r} quoted in {where}"
