@@ -99,6 +99,8 @@ def land(
             fail(str(exc))
     if not explain:
         out.print(report.summary(), highlight=False, markup=False)
+        if report.status == "landed":
+            _announce_landed(dataset, report.load_id)
         return
     if as_json:
         typer.echo(json.dumps(found.as_dict(), ensure_ascii=False, indent=2))
@@ -107,6 +109,20 @@ def land(
             out.print(line, highlight=False, markup=False)
     if found.error:
         raise typer.Exit(1)
+
+
+def _announce_landed(dataset: str, load_id: str) -> None:
+    """Tell Airflow the dataset's raw data changed, as a landing DAG's task would: the warehouse follows."""
+    from kho.operations.airflow_api import Airflow, AirflowApiError
+
+    try:
+        Airflow(timeout=30).asset_event(f"kho://raw/{dataset}", extra={"load_id": load_id, "by": "kho land"})
+        out.print("the warehouse will build it: Airflow was told the raw data changed", highlight=False)
+    except AirflowApiError as exc:
+        err.print(
+            f"note: {escape(str(exc))}; the next `kho run` builds the warehouse with this delivery",
+            highlight=False,
+        )
 
 
 # The name this command had before 0.2; kept for one release.
