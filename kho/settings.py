@@ -11,6 +11,7 @@ address defaults to the local stack's port. No stage asks a process manager wher
 - ``KHO_CKAN_URL``, ``KHO_CKAN_API_TOKEN`` or ``KHO_CKAN_API_TOKEN_FILE``, ``KHO_CKAN_DATASTORE_WRITE_URL``.
 - ``KHO_REDIS_URL``, ``KHO_AIRFLOW_API_URL``.
 - Agency sources that catalog entries name as ``${KHO_...}`` placeholders (``KHO_PORTAL_URL``, ...).
+- ``KHO_INBOX_STABLE_SECONDS``: how long a file in an inbox must stay unchanged before it is taken (default 3).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from kho.errors import KhoError
 
 # The repository (catalog, dags, dbt project, expectations). KHO_REPO lets a container mount it elsewhere.
 REPO = Path(os.environ.get("KHO_REPO") or Path(__file__).resolve().parent.parent)
+
+
+INBOX_STABLE_SECONDS = 3.0
 
 
 class SettingError(KhoError):
@@ -92,6 +96,19 @@ class Settings:
     @property
     def inbox_dir(self) -> Path:
         return self.home / "inbox"
+
+    @property
+    def inbox_stable_seconds(self) -> float:
+        """How long a delivered file must stay unchanged (size, modification time) before landing takes it:
+        a file still being copied in is left for the next run (``KHO_INBOX_STABLE_SECONDS``, default 3)."""
+        raw = self.value("KHO_INBOX_STABLE_SECONDS")
+        try:
+            seconds = float(raw) if raw else INBOX_STABLE_SECONDS
+        except ValueError:
+            seconds = -1.0
+        if not 0 <= seconds <= 3600:
+            raise SettingError(f"KHO_INBOX_STABLE_SECONDS: expected seconds from 0 to 3600, found {raw!r}")
+        return seconds
 
     @property
     def airflow_home(self) -> Path:
