@@ -401,11 +401,12 @@ def without_password(url: str) -> str:
 def secure_home(s: Settings) -> None:
     """Take group's and others' access away from everything under ``KHO_HOME`` (what earlier versions
     wrote with a umask of 022: secrets, deliveries, logs). Not the environments, nor PostgreSQL's data
-    folders (the server's own business; it keeps them 700). As root, the folders the server user must
-    pass through to its data and its log keep their ``x`` for others (:func:`_make_traversable`)."""
+    folders (the server's own business; it keeps them 700). As root, folders keep their ``x`` for others:
+    the server's system user passes through them to its data and its log (:func:`_make_traversable`), of
+    this KHO_HOME or of another one inside it (``.kho/test`` in ``.kho``)."""
     s.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     skip = {s.repo / ".kho" / "venvs"}
-    passages = {s.home, s.log_dir} if os.geteuid() == 0 else set()
+    as_root = os.geteuid() == 0
 
     def tighten(path: Path) -> None:
         try:
@@ -414,7 +415,7 @@ def secure_home(s: Settings) -> None:
             return
         if stat.S_ISLNK(st.st_mode):
             return
-        keep = 0o001 if path in passages else 0
+        keep = 0o011 if as_root and stat.S_ISDIR(st.st_mode) else 0
         mode = stat.S_IMODE(st.st_mode)
         if mode & 0o077 & ~keep:
             path.chmod(mode & ~(0o077 & ~keep))
