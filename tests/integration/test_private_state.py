@@ -145,3 +145,14 @@ def test_a_data_folder_initialised_with_trust_asks_for_passwords_once_started(tm
         assert _refusal(s.database_url("postgres")) == "accepted"
     finally:
         services.stop_postgres(s)
+
+
+def test_sample_deliveries_reach_the_inbox_private(tmp_path):
+    """The demo drops its samples (names and phones among them) as the owner's alone, whatever the
+    repository's files' mode."""
+    from demo.samples import deliver_samples
+
+    s = Settings(repo=REPO, home=tmp_path, port_base=0, external_postgres=None)
+    assert deliver_samples("organic_zones", s) > 0
+    for path in (s.inbox_dir / "organic_zones").iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
