@@ -59,4 +59,4 @@ docs: up
 # The Airflow UI (airflow standalone) on the demo's state, in the foreground.
 airflow: up
 	@set -a; eval "$$($(PY) -c 'from kho.operations.airflow import airflow_env; [print(f"{k}={v!r}") for k, v in airflow_env().items()]')"; \
-	  exec setsid .kho/venvs/main/bin/airflow standalone
+	  umask 077; exec setsid .kho/venvs/main/bin/airflow standalone
