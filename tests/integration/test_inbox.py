@@ -4,6 +4,7 @@ archived; a file that cannot be landed now stays for the next run without holdin
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import hashlib
 import os
 import stat
@@ -23,7 +24,11 @@ SAMPLE = REPO / "samples" / "crop_statistics" / "production_maize.csv"
 def s(stack, tmp_path):
     """The test services' warehouse, with an inbox and archive of the test's own."""
     base, _ = stack
-    return dataclasses.replace(base, home=tmp_path)
+    s = dataclasses.replace(base, home=tmp_path)
+    if base.postgres_password_file.is_file():  # the same server, so its password too
+        s.postgres_password_file.parent.mkdir(mode=0o700, exist_ok=True)
+        shutil.copy2(base.postgres_password_file, s.postgres_password_file)
+    return s
 
 
 def variant(n: int) -> bytes:
