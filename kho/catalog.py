@@ -100,8 +100,14 @@ class Source(Strict):
     # http (see kho/delivering/http.py): "page" asks for ?page=1,2... until the answer's total_pages.
     pagination: Literal["none", "page"] = "none"
     page_size: int = Field(100, ge=1, le=10_000)
-    timeout_s: float = Field(30, gt=0, le=600)  # per request
+    timeout_s: float = Field(30, gt=0, le=600)  # per request, connecting to last byte
     retries: int = Field(3, ge=0, le=10)  # further attempts after a 5xx, 429 or timeout
+    # Fetched sources (http, database): the whole fetch (every page, retry and wait) gives up after
+    # deadline_s, and is refused past max_bytes; HTTP redirects are followed to the same origin only,
+    # or to these hosts ("host" or "host:port").
+    deadline_s: float = Field(1800, gt=0, le=86_400)
+    max_bytes: int = Field(512 * 1024 * 1024, ge=1)
+    allow_redirect_hosts: list[str] = []
     # kind: database (see kho/delivering/database.py): the agency system's database, as a URL or a settings
     # placeholder ("${KHO_PORTAL_URL}", resolved from settings, else the environment, when the query runs),
     # and the SELECT whose result is the delivery: one column per catalog column, by name.

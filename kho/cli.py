@@ -15,7 +15,7 @@ from rich.table import Table
 
 from kho.catalog import CatalogError, catalog, load_catalog
 from kho.errors import KhoError
-from kho.settings import settings
+from kho.settings import keep_private, settings
 
 app = typer.Typer(
     help="Kho: the province's shared data warehouse.", no_args_is_help=True, add_completion=False
@@ -289,6 +289,7 @@ def main() -> None:  # pragma: no cover - console entry point
 
     import psycopg
 
+    keep_private()  # what Kho writes holds secrets and personal data: files 600, folders 700
     try:
         app()
     except (KhoError, CatalogError) as exc:

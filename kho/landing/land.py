@@ -10,13 +10,15 @@ bad rows (the first :data:`MAX_REFUSAL_ROWS`) are kept in ``kho_meta.refusal_rea
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 import os
 import re
-import shutil
+import stat
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -62,7 +64,7 @@ class LoadReport:
     dataset: str
     source_file: str
     file_sha256: str
-    status: str  # landed | skipped | refused
+    status: str  # landed | skipped | refused | failed (not landed now, left in the inbox)
     load_id: str | None = None
     rows_delivered: int = 0
     rows_landed: int = 0
@@ -79,8 +81,8 @@ class LoadReport:
     def summary(self) -> str:
         if self.status == "skipped":
             return f"{self.dataset}: {self.source_file}: skipped, identical to a delivery already landed"
-        if self.status == "refused":
-            return f"{self.dataset}: {self.source_file}: refused: {self.error}"
+        if self.status in ("refused", "failed"):
+            return f"{self.dataset}: {self.source_file}: {self.status}: {self.error}"
         text = (
             f"{self.dataset}: {self.source_file}: {self.rows_delivered} rows delivered, "
             f"{self.rows_landed} landed, {self.rows_quarantined} quarantined"
@@ -101,20 +103,124 @@ def safe_file_name(name: str) -> str:
     return base[:200] or "delivery"
 
 
+@dataclass(frozen=True)
+class Taken:
+    """A delivered file as archived: its sha256, the archive copy, and which file it was when read."""
+
+    sha256: str
+    path: Path  # the archive copy
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+
+
+def describe_kind(mode: int) -> str:
+    """What a file that is not a regular file is, for a refusal."""
+    if stat.S_ISLNK(mode):
+        return "a symbolic link (not followed)"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _not_regular(dataset: str, path: Path, mode: int) -> DeliveryError:
+    return DeliveryError(
+        Problem(dataset, safe_file_name(path.name), None, None, "a regular file", Plain(describe_kind(mode)))
+    )
+
+
+def _open_delivery(path: Path, dataset: str) -> tuple[int, os.stat_result]:
+    """The delivered file opened for reading, and its status; never through a symbolic link, never anything
+    but a regular file (a pipe or device is refused before it is opened, and the opened file is checked)."""
+    try:
+        before = os.lstat(path)
+    except FileNotFoundError:
+        raise DeliveryError(
+            Problem(
+                dataset, safe_file_name(path.name), None, None, "a readable file", Plain(f"nothing at {path}")
+            )
+        ) from None
+    if not stat.S_ISREG(before.st_mode):
+        raise _not_regular(dataset, path, before.st_mode)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # swapped for a link since the look above
+            raise _not_regular(dataset, path, stat.S_IFLNK) from None
+        raise
+    opened = os.fstat(fd)
+    if not stat.S_ISREG(opened.st_mode):
+        os.close(fd)
+        raise _not_regular(dataset, path, opened.st_mode)
+    return fd, opened
+
+
+def _private_dir(path: Path) -> Path:
+    """``path`` as a folder only its owner may enter (mode 700)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def take(path: Path, dataset: str, s: Settings) -> Taken:
+    """Copy the delivery into the archive under its sha256 and make the copy durable; what was taken.
+
+    One read of the opened file both hashes and copies it, so the archive holds exactly the bytes hashed.
+    The copy (mode 600, in folders of mode 700) and the folders naming it are fsynced before anything may
+    remove the delivered file. A copy already archived under the same sha256 is kept as it is.
+    """
+    fd, opened = _open_delivery(path, dataset)
+    try:
+        root = _private_dir(s.archive_dir)
+        folder = _private_dir(root / dataset)
+        tmp_fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".taking-", suffix=".part")  # mode 600
+        tmp = Path(tmp_name)
+        try:
+            digest = hashlib.sha256()
+            with os.fdopen(tmp_fd, "wb") as out:
+                for chunk in iter(lambda: os.read(fd, 1 << 20), b""):
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            sha = digest.hexdigest()
+            shelf = _private_dir(folder / sha[:2])
+            target = shelf / f"{sha}{path.suffix.lower()[:10]}"
+            if target.exists():
+                tmp.unlink()
+                os.chmod(target, 0o600)
+            else:
+                tmp.replace(target)
+                _fsync_dir(shelf)
+            _fsync_dir(folder)
+            _fsync_dir(root)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    finally:
+        os.close(fd)
+    return Taken(sha, target, opened.st_dev, opened.st_ino, opened.st_size, opened.st_mtime_ns)
+
+
 def archive(path: Path, dataset: str, s: Settings) -> tuple[str, Path]:
-    """Copy the delivery into the archive under its sha256; return (sha256, archived path)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    sha = digest.hexdigest()
-    target = s.archive_dir / dataset / sha[:2] / f"{sha}{path.suffix.lower()[:10]}"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(target.suffix + ".part")
-        shutil.copyfile(path, tmp)
-        tmp.replace(target)
-    return sha, target
+    """Copy the delivery into the archive under its sha256 (:func:`take`); return (sha256, archived path)."""
+    taken = take(path, dataset, s)
+    return taken.sha256, taken.path
 
 
 def raw_columns(ds: Dataset) -> list[tuple[str, str]]:
@@ -162,10 +268,12 @@ def land_file(
     s: Settings | None = None,
     progress: Callable[[int], None] | None = None,
     replace: bool = False,
+    taken: Taken | None = None,
 ) -> LoadReport:
     """Land one delivered file for ``dataset_id``; raise ``DeliveryError`` if it is refused.
 
-    The file is archived first, so even a refused delivery is kept. A file whose sha256 already landed is
+    The file is archived first, so even a refused delivery is kept (``taken``: archived already, by
+    :func:`land_inbox`; what lands is read from the archive copy). A file whose sha256 already landed is
     skipped, unless ``replace``: then it lands again (as the catalog now reads it) and, in the same
     transaction, the earlier load is marked ``superseded`` and its raw rows are deleted, so staging and
     the marts see the new rows only; ``kho_meta.loads`` keeps both loads.
@@ -175,7 +283,7 @@ def land_file(
     name = safe_file_name(source_name or path.name)
     if not path.is_file():
         raise DeliveryError(Problem(ds.id, name, None, None, "a readable file", Plain(f"nothing at {path}")))
-    sha, archived = archive(path, ds.id, s)
+    sha, archived = (taken.sha256, taken.path) if taken else archive(path, ds.id, s)
     report = LoadReport(ds.id, name, sha, "landed", archived_path=str(archived))
 
     with psycopg.connect(s.warehouse_url) as conn:
@@ -624,23 +732,139 @@ def explain_file(
     )
 
 
-def land_inbox(dataset_id: str, s: Settings | None = None) -> list[LoadReport]:
-    """Land every file waiting in the dataset's inbox, oldest first; consumed files leave the inbox.
+NEVER_TAKEN = (".part", ".tmp")  # names of files still being written; so are names starting with "."
 
-    Refused deliveries are reported, not raised, so one bad file does not hold back the others.
+
+def land_inbox(
+    dataset_id: str, s: Settings | None = None, stable_seconds: float | None = None
+) -> list[LoadReport]:
+    """Land every complete file waiting in the dataset's inbox, oldest first; each landed or refused file
+    leaves the inbox.
+
+    Only regular files are read: a symbolic link, folder, pipe or device is refused unread (the entry is
+    removed, a folder left). Only complete files are taken: not a name starting with "." or ending in
+    ".part"/".tmp" (write under such a name, then rename), and only once its size and modification time
+    have not changed for ``stable_seconds`` (``KHO_INBOX_STABLE_SECONDS``). Refused deliveries are
+    reported, not raised, so one bad file does not hold back the others; neither does a file that cannot
+    be landed now (the database unreachable, a disk error): it stays in the inbox, reported ``failed``,
+    and is tried again next run. The file removed is the one archived: same file (device, inode), same
+    sha256, checked again just before; a file replaced or changed meanwhile stays for the next run.
     """
     s = s or settings()
-    inbox = s.inbox_dir / dataset_id
-    reports = []
-    for path in sorted(inbox.glob("*"), key=lambda p: (p.stat().st_mtime, p.name)):
-        if not path.is_file() or path.name.startswith("."):
+    stable = s.inbox_stable_seconds if stable_seconds is None else stable_seconds
+    reports: list[LoadReport] = []
+    for path, mode in _others(s.inbox_dir / dataset_id):
+        error = _not_regular(dataset_id, path, mode)
+        reports.append(LoadReport(dataset_id, safe_file_name(path.name), "", "refused", error=str(error)))
+        if not stat.S_ISDIR(mode):
+            path.unlink(missing_ok=True)  # the link, pipe or device node itself, never what it points to
+    for path in complete_files(s.inbox_dir / dataset_id, stable):
+        reports.append(_land_waiting(dataset_id, path, s))
+    return reports
+
+
+def _candidates(inbox: Path) -> list[tuple[Path, os.stat_result]]:
+    """Inbox entries that may be deliveries, with their status (not following links)."""
+    entries = []
+    try:
+        names = os.listdir(inbox)
+    except FileNotFoundError:
+        return []
+    for name in names:
+        if name.startswith(".") or name.lower().endswith(NEVER_TAKEN):
             continue
         try:
-            reports.append(land_file(dataset_id, path, s=s))
-        except DeliveryError as exc:
-            reports.append(
-                getattr(exc, "report", None)
-                or LoadReport(dataset_id, safe_file_name(path.name), "", "refused", error=str(exc))
-            )
+            entries.append((inbox / name, os.lstat(inbox / name)))
+        except FileNotFoundError:
+            continue
+    return entries
+
+
+def _others(inbox: Path) -> list[tuple[Path, int]]:
+    return sorted((p, st.st_mode) for p, st in _candidates(inbox) if not stat.S_ISREG(st.st_mode))
+
+
+def _state(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def complete_files(inbox: Path, stable_seconds: float) -> list[Path]:
+    """The regular files of the inbox unchanged for ``stable_seconds``, oldest first. A file modified more
+    recently is watched that long (once, for all of them) and left for the next run if it changed."""
+    files = [(p, st) for p, st in _candidates(inbox) if stat.S_ISREG(st.st_mode)]
+    now = time.time()
+    ready = [(p, st) for p, st in files if now - st.st_mtime >= stable_seconds]
+    recent = [(p, st) for p, st in files if now - st.st_mtime < stable_seconds]
+    if recent:
+        time.sleep(stable_seconds)
+        for path, before in recent:
+            try:
+                after = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            if _state(after) == _state(before):
+                ready.append((path, after))
+            else:
+                log.info("%s: still being written, left for the next run", path)
+    return [p for p, _ in sorted(ready, key=lambda e: (e[1].st_mtime, e[0].name))]
+
+
+def _land_waiting(dataset_id: str, path: Path, s: Settings) -> LoadReport:
+    """Archive, land and remove one inbox file; a report whatever happens (refused, failed)."""
+    name = safe_file_name(path.name)
+    try:
+        taken = take(path, dataset_id, s)
+    except DeliveryError as exc:  # no longer a regular file: refused unread, nothing archived
+        if not path.is_dir():
+            path.unlink(missing_ok=True)
+        return LoadReport(dataset_id, name, "", "refused", error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - the disk: try again next run
+        return _failed(dataset_id, name, exc)
+    try:
+        report = land_file(dataset_id, taken.path, source_name=path.name, s=s, taken=taken)
+    except DeliveryError as exc:  # refused for what it holds: archived, recorded, and removed as landed
+        report = getattr(exc, "report", None) or LoadReport(
+            dataset_id, name, taken.sha256, "refused", archived_path=str(taken.path), error=str(exc)
+        )
+    except Exception as exc:  # noqa: BLE001 - the infrastructure (database, disk): try again next run
+        return _failed(dataset_id, name, exc)
+    if not release(path, taken):
+        log.warning("%s: %s: changed since it was archived; left for the next run", dataset_id, name)
+    return report
+
+
+def _failed(dataset_id: str, name: str, exc: Exception) -> LoadReport:
+    first = (str(exc).strip().splitlines() or [""])[0]
+    error = f"not landed now ({type(exc).__name__}: {first}); left in the inbox, tried again next run"
+    log.warning("%s: %s: %s", dataset_id, name, error)
+    return LoadReport(dataset_id, name, "", "failed", error=error)
+
+
+def release(path: Path, taken: Taken) -> bool:
+    """Remove the inbox file if it is still exactly what was archived (same device and inode, same size and
+    modification time, same sha256); True if removed."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != (
+            taken.device,
+            taken.inode,
+            taken.size,
+            taken.mtime_ns,
+        ) or not stat.S_ISREG(st.st_mode):
+            return False
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: os.read(fd, 1 << 20), b""):
+            digest.update(chunk)
+        if digest.hexdigest() != taken.sha256:
+            return False
+        current = os.lstat(path)  # the name still names the file just hashed
+        if (current.st_dev, current.st_ino) != (st.st_dev, st.st_ino):
+            return False
         path.unlink()
-    return reports
+        return True
+    finally:
+        os.close(fd)

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from kho.operations import services
-from kho.settings import Settings, settings
+from kho.settings import PRIVATE_UMASK, Settings, settings
 
 DATABASE = "airflow"
 ADMIN = "kho_admin"
@@ -68,6 +68,9 @@ def airflow_env(s: Settings | None = None) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata_url(s),  # psycopg 3 is async too: no asyncpg
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        # task logs hold rows and names from deliveries: the owner's alone (Airflow chmods them itself)
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": "0o700",
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS": "0o600",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(s.airflow_port),
         "AIRFLOW__API__WORKERS": "1",
@@ -96,7 +99,7 @@ def airflow_bin(s: Settings | None = None) -> str:
 def migrate(s: Settings | None = None) -> None:
     """Create or upgrade Airflow's metadata database (``airflow`` on Kho's PostgreSQL server)."""
     s = s or settings()
-    s.airflow_home.mkdir(parents=True, exist_ok=True)
+    s.airflow_home.mkdir(parents=True, exist_ok=True, mode=0o700)
     services.ensure_database(DATABASE, s=s)
     stamp = s.airflow_home / ".migrated"
     version = f"{_version_marker(s)} {metadata_url(s).rpartition('@')[2]}"
@@ -105,6 +108,7 @@ def migrate(s: Settings | None = None) -> None:
     result = subprocess.run(
         [airflow_bin(s), "db", "migrate"],
         env={**os.environ, **airflow_env(s)},
+        umask=PRIVATE_UMASK,
         capture_output=True,
         text=True,
     )
@@ -132,6 +136,7 @@ def dags_test(dag_id: str, s: Settings | None = None, log: Path | None = None) -
         return subprocess.run(
             [airflow_bin(s), "dags", "test", dag_id],
             env={**os.environ, **airflow_env(s)},
+            umask=PRIVATE_UMASK,
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
@@ -149,6 +154,7 @@ def dags_test_many(
         return subprocess.run(
             [str(s.venv_bin("main", "python")), "-m", "kho.operations.dag_runner", str(dag_file), *dag_ids],
             env={**os.environ, **airflow_env(s)},
+            umask=PRIVATE_UMASK,
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,

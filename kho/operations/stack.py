@@ -13,7 +13,9 @@ from kho.operations import airflow, services, supervisor
 from kho.settings import Settings, settings
 
 
-def up(s: Settings | None = None, echo=print, before_airflow=None, airflow_services: bool = True) -> dict[str, str]:
+def up(
+    s: Settings | None = None, echo=print, before_airflow=None, airflow_services: bool = True
+) -> dict[str, str]:
     """Start (or find running) every service; write ``services.env``; return its values.
     ``before_airflow(s)`` runs once the other services are up, before Airflow starts scheduling (the demo
     starts its stand-ins for agency systems there, so that the first scheduled fetches find them)."""
@@ -21,10 +23,13 @@ def up(s: Settings | None = None, echo=print, before_airflow=None, airflow_servi
 
     s = s or settings()
     for d in (s.home, s.run_dir, s.log_dir, s.archive_dir, s.inbox_dir):
-        d.mkdir(parents=True, exist_ok=True)
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    services.secure_home(s)  # what an earlier version left readable to others
     echo("PostgreSQL ...")
     services.start_postgres(s)
     services.ensure_database("kho", s=s)
+    for database in ("postgres", "template1"):  # the warehouse's readers connect to the warehouse only
+        services.restrict_database(database, s=s)
     with psycopg.connect(s.warehouse_url) as conn:
         ensure_meta_schema(conn)
         for ds in catalog().datasets.values():  # dbt's sources exist before the first delivery
