@@ -4,9 +4,9 @@ archived; a file that cannot be landed now stays for the next run without holdin
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import hashlib
 import os
+import shutil
 import stat
 import threading
 import time
