@@ -149,6 +149,12 @@ class Publish(Strict):
 
 
 Frequency = Literal["daily", "weekly", "monthly", "quarterly", "yearly"]
+# The EU data themes (http://publications.europa.eu/resource/authority/data-theme), which DCAT-AP
+# portals and data.europa.eu file datasets under: agriculture, economy, education, energy, environment,
+# government, health, international, justice, regions and cities, society, science and technology, transport.
+Theme = Literal[
+    "AGRI", "ECON", "EDUC", "ENER", "ENVI", "GOVE", "HEAL", "INTR", "JUST", "REGI", "SOCI", "TECH", "TRAN"
+]
 
 SCHEDULES: dict[str, str] = {
     "daily": "@daily",
@@ -170,6 +176,7 @@ class Dataset(Strict):
     licence: str
     update_frequency: Frequency
     tags: list[str] = []
+    themes: list[Theme] = []  # EU data themes, published as dcat:theme
     source: Source
     columns: list[Column]
     quality: Quality = Quality()
