@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kho.landing.addresses import SEEDS, parse_address
+from kho.landing.names import match_key
 from kho.settings import REPO
 
 PEER = "vietnamadminunits==1.0.4"
@@ -93,6 +94,7 @@ def evaluation_set(n: int = 6000, seed: int = 20250701) -> list[Case]:
             new_codes[row["old_code"]].add(row["new_code"])
     communes24 = [u for u in units24 if u["level"] == "commune"]
     communes25 = [u for u in units25 if u["level"] == "commune"]
+    known = {match_key(u["name"]) for u in communes24 + communes25}
     cases = []
     for i in range(n):
         vintage = "2025" if i % 2 else "2024"
@@ -102,8 +104,12 @@ def evaluation_set(n: int = 6000, seed: int = 20250701) -> list[Case]:
         noise = []
         commune_name = unit["short_name"]
         if rng.random() < 0.08 and sum(ch.isalpha() for ch in commune_name) > 3:
-            commune_name = _typo(rng, commune_name)
-            noise.append("typo")
+            typo = _typo(rng, commune_name)
+            # a typo that spells another real commune ("EaBar" -> "EaBa", Ea Bá) names that commune: no
+            # reader can know better, so such a label would be wrong; those keep the name as it is
+            if match_key(typo) not in known:
+                commune_name = typo
+                noise.append("typo")
         parts = [rng.choice(COMMUNE_WORDS.get(unit["unit_type"], [""])) + commune_name]
         if vintage == "2024" and rng.random() < 0.7:
             district = by_code24[unit["parent_code"]]

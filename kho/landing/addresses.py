@@ -155,6 +155,7 @@ class _Reference:
     districts: dict[str, list[Unit]]  # match key -> 2024 districts
     communes: dict[str, list[Unit]]  # match key -> communes of both lists
     commune_keys_by_province: dict[str, set[str]]
+    word_pairs: set[tuple[str, str]]  # two neighbouring words of some unit's name, unaccented
 
 
 @cache
@@ -205,7 +206,12 @@ def reference() -> _Reference:
     for key, units in communes.items():
         for u in units:
             by_province[u.province_2025].add(key)
-    return _Reference(dict(provinces), dict(districts), dict(communes), dict(by_province))
+    pairs = set()
+    for units in [*communes.values(), *districts.values()]:
+        for u in units:
+            name = [match_key(w) or w.casefold() for w in _WORD.findall(u.name)]
+            pairs.update(zip(name, name[1:], strict=False))
+    return _Reference(dict(provinces), dict(districts), dict(communes), dict(by_province), pairs)
 
 
 # --- reading an address ----------------------------------------------------------------------------
@@ -246,14 +252,22 @@ def _unit_word(words: list[_Word]) -> tuple[str, ...] | None:
 
 
 def _unit_word_before(words: list[_Word], start: int) -> tuple[int, tuple[str, ...] | None]:
-    """The unit word just before ``words[start]`` (in the same segment): (its start, its words) or none."""
+    """The unit word just before ``words[start]`` (in the same part): (its start, its words) or none."""
     for size in (2, 1):
         i = start - size
-        if i >= 0 and words[i].segment == words[start].segment:
+        if i >= 0 and all(w.part == words[start].part for w in words[i:start]):
             found = _unit_word(words[i:start])
-            if found:
+            if found and not _inside_a_name(words, i):
                 return i, found
     return start, None
+
+
+def _inside_a_name(words: list[_Word], i: int) -> bool:
+    """True when an unaccented unit word at ``words[i]`` ends a pair of words some unit's name has
+    ("Yen Phuong": Yên Phương, not "Yên, phường ...")."""
+    if i == 0 or words[i - 1].part != words[i].part or words[i].accented != words[i].key:
+        return False
+    return (words[i - 1].key, words[i].key) in reference().word_pairs
 
 
 def _runs(words: list[_Word], end: int):
