@@ -134,7 +134,9 @@ def vars_block(cat: Catalog) -> list[str]:
     lines = ["kho_source_freshness:"]
     for ds in sorted(cat.datasets.values(), key=lambda d: d.id):
         lines.append(f"  {ds.id}: {_flow(freshness(ds))}")
-    lines.append("kho_dataset_scopes:")  # macros/match_communes.sql kho_scope(); null: the platform's province
+    lines.append(
+        "kho_dataset_scopes:"
+    )  # macros/match_communes.sql kho_scope(); null: the platform's province
     for ds in sorted(cat.datasets.values(), key=lambda d: d.id):
         lines.append(f"  {ds.id}: {_flow(ds.scope) if ds.scope else 'null'}")
     lines.append("kho_agencies:")
