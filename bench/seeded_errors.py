@@ -284,10 +284,42 @@ def _forget(dataset: str, load_id: str | None, s) -> None:
         conn.execute("delete from kho_meta.quarantine where load_id = %s", [load_id])
 
 
-def judge(dataset: str, path: Path, s, baseline: set[str] | None) -> tuple[str, list[str], set[str]]:
+class Dbt:
+    """``dbt run`` through one long-lived dbt process (``bench/dbt_worker.py``) in Kho's dbt environment."""
+
+    def __init__(self, s) -> None:
+        import os
+        import subprocess
+
+        from kho.conforming.dbt import dbt_env, project_dir
+
+        python = Path(s.venv_bin("dbt", "dbt")).parent / "python"
+        self.process = subprocess.Popen(
+            # -P: bench/ must not be on the path, dbt imports every module named dbt_* it finds there
+            [str(python), "-P", str(Path(__file__).with_name("dbt_worker.py"))],
+            cwd=project_dir(s),
+            env={**os.environ, **dbt_env(s)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, *args: str) -> tuple[bool, str]:
+        self.process.stdin.write(json.dumps(list(args)) + "\n")
+        self.process.stdin.flush()
+        answer = json.loads(self.process.stdout.readline())
+        return answer["ok"], answer["log"]
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def judge(
+    dataset: str, path: Path, s, baseline: set[str] | None, dbt: Dbt
+) -> tuple[str, list[str], set[str]]:
     """Land ``path``, run the raw suite, dbt and the mart suite: (critical | warning | ok, what said so, the
     warnings raised). Warnings already raised by the clean delivery (``baseline``) do not count."""
-    from kho.conforming.dbt import run_dbt
     from kho.errors import KhoError
     from kho.landing.land import land_file
     from kho.validating.quality import validate
@@ -308,8 +340,8 @@ def judge(dataset: str, path: Path, s, baseline: set[str] | None) -> tuple[str, 
             from kho.catalog import catalog
 
             model = catalog().dataset(dataset).publish.model
-            built = run_dbt(["run", "--quiet", "--select", model], s=s, check=False)
-            if built.returncode != 0:
+            ok, _ = dbt.run("run", "--quiet", "--select", model)
+            if not ok:
                 how.append(f"dbt run {model} failed")
             else:
                 mart = validate(dataset, "mart", s=s)
@@ -327,29 +359,50 @@ def judge(dataset: str, path: Path, s, baseline: set[str] | None) -> tuple[str, 
     return "ok", [], warned
 
 
-def evaluate(per_kind: int, seed_value: int, s, log=print) -> list[Verdict]:
-    from kho.conforming.dbt import run_dbt
+def evaluate(
+    per_kind: int,
+    seed_value: int,
+    s,
+    log=print,
+    targets: tuple[Target, ...] = TARGETS,
+    out: Path | None = None,
+) -> list[Verdict]:
     from kho.landing.land import land_file
 
     rng = random.Random(seed_value)
     verdicts: list[Verdict] = []
     work = Path(tempfile.mkdtemp(prefix="kho-seeded-"))
-    for target in TARGETS:
+    dbt = Dbt(s)
+
+    def keep(verdict: Verdict) -> None:
+        verdicts.append(verdict)
+        log(
+            f"{verdict.dataset}/{verdict.file}: {verdict.kind}: {verdict.detail} -> {verdict.outcome} {verdict.how[:2]}"
+        )
+        if out is not None:  # written as it goes: a long run interrupted still tells what it measured
+            out.write_text(json.dumps([v.__dict__ for v in verdicts], ensure_ascii=False, indent=1) + "\n")
+
+    try:
+        _evaluate(per_kind, rng, s, targets, work, dbt, land_file, keep)
+    finally:
+        dbt.close()
+    return verdicts
+
+
+def _evaluate(per_kind, rng, s, targets, work, dbt, land_file, keep) -> None:
+    for target in targets:
         samples = REPO / "samples" / target.dataset
         _reset(target.dataset, s)
         for other in sorted(samples.iterdir()):
             if other.name != target.file and other.is_file():
                 land_file(target.dataset, other, s=s)
-        model_built = run_dbt(["run", "--quiet", "--select", "+" + _model(target.dataset)], s=s, check=False)
-        if model_built.returncode != 0:
-            raise SystemExit(f"dbt could not build {target.dataset}'s mart:\n{model_built.stdout[-2000:]}")
+        ok, output = dbt.run("run", "--quiet", "--select", "+" + _model(target.dataset))
+        if not ok:
+            raise SystemExit(f"dbt could not build {target.dataset}'s mart:\n{output}")
         clean_path = samples / target.file
-        verdict, how, baseline = judge(target.dataset, clean_path, s, None)
+        verdict, how, baseline = judge(target.dataset, clean_path, s, None, dbt)
         outcome = {"critical": "clean-critical", "warning": "clean-warning", "ok": "clean-ok"}[verdict]
-        verdicts.append(
-            Verdict(target.dataset, target.file, "clean", "the sample as delivered", outcome, how)
-        )
-        log(f"{target.dataset}/{target.file}: clean -> {outcome} {how}")
+        keep(Verdict(target.dataset, target.file, "clean", "the sample as delivered", outcome, how))
         clean = clean_path.read_text(encoding="utf-8-sig")
         bom = "\ufeff" if clean_path.read_bytes().startswith(b"\xef\xbb\xbf") else ""
         for kind in KINDS:
@@ -363,11 +416,9 @@ def evaluate(per_kind: int, seed_value: int, s, log=print) -> list[Verdict]:
                 made += 1
                 path = work / f"{attempt}_{target.file}"
                 path.write_text(bom + variant.text, encoding="utf-8")
-                verdict, how, _ = judge(target.dataset, path, s, baseline)
+                verdict, how, _ = judge(target.dataset, path, s, baseline, dbt)
                 outcome = {"critical": "stopped", "warning": "flagged", "ok": "missed"}[verdict]
-                verdicts.append(Verdict(target.dataset, target.file, kind, variant.detail, outcome, how[:3]))
-                log(f"{target.dataset}/{target.file}: {kind}: {variant.detail} -> {outcome} {how[:2]}")
-    return verdicts
+                keep(Verdict(target.dataset, target.file, kind, variant.detail, outcome, how[:3]))
 
 
 def _model(dataset: str) -> str:
@@ -407,13 +458,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-kind", type=int, default=4, help="errors of each kind per target file (default 4)")
     p.add_argument("--seed", type=int, default=20260, help="random seed (default 20260)")
     p.add_argument("--out", type=Path, default=RESULTS, help=f"verdicts as JSON (default {RESULTS})")
+    p.add_argument("--dataset", action="append", help="only these datasets (repeatable)")
+    p.add_argument("--table", action="store_true", help="print the table of the verdicts in --out and stop")
     opts = p.parse_args(argv)
-    from kho.settings import settings
+    if not opts.table:
+        from kho.settings import settings
 
-    verdicts = evaluate(opts.per_kind, opts.seed, settings())
-    opts.out.write_text(
-        json.dumps([v.__dict__ for v in verdicts], ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
-    )
+        targets = tuple(t for t in TARGETS if not opts.dataset or t.dataset in opts.dataset)
+        evaluate(opts.per_kind, opts.seed, settings(), targets=targets, out=opts.out)
+    verdicts = [Verdict(**v) for v in json.loads(opts.out.read_text(encoding="utf-8"))]
     print(table(verdicts))
     return 0
 

@@ -99,11 +99,21 @@ def run(
 
 @app.command()
 def status() -> None:
-    """Per dataset: last delivery, rows landed and quarantined, quality, publication, freshness."""
+    """Per dataset: last delivery, rows landed and quarantined, quality, revisions, publication, freshness."""
     from kho.operations.status import dataset_status
 
     table = Table(title="Kho datasets")
-    for col in ("dataset", "last delivery", "landed", "quarantined", "quality", "published", "freshness"):
+    columns = (
+        "dataset",
+        "last delivery",
+        "landed",
+        "quarantined",
+        "quality",
+        "revisions",
+        "published",
+        "freshness",
+    )
+    for col in columns:
         table.add_column(col)
     for row in dataset_status():
         table.add_row(
@@ -112,6 +122,7 @@ def status() -> None:
             str(row.rows_landed),
             str(row.rows_quarantined),
             row.quality,
+            row.revisions or "",
             row.published,
             row.freshness,
         )

@@ -256,7 +256,9 @@ def _summarise_kwargs(kwargs: dict[str, Any]) -> tuple[str | None, str]:
         column = ", ".join(kwargs.pop("column_list"))
     elif "column_A" in kwargs:
         column = f"{kwargs.pop('column_A')}, {kwargs.pop('column_B')}"
-    elif "unexpected_rows_query" in kwargs:  # a cross-row rule: its description, not its SQL
+    elif (
+        "unexpected_rows_query" in kwargs
+    ):  # a cross-row rule: named by its description (_finding), not its SQL
         kwargs.pop("unexpected_rows_query")
         column = kwargs.pop("description", None)
     else:
@@ -308,6 +310,7 @@ def _observed(
 def _finding(expectation_result: Any, samples: list[Any] | None = None) -> Finding:
     config = expectation_result.expectation_config
     column, kwargs = _summarise_kwargs(dict(config.kwargs))
+    column = column or getattr(config, "description", None)  # a cross-row rule is named by its description
     result = expectation_result.result or {}
     severity = str(getattr(config.severity, "value", config.severity))
     return Finding(
@@ -697,7 +700,8 @@ class RevisionRule:
             f"with b as ({batch}),"  # noqa: S608
             f" p as (select distinct on ({keys}) {keys}, {', '.join(self.values)} from {schema}.{table}"
             f" where {LOAD_COLUMN} not in (select {LOAD_COLUMN} from b)"
-            f" and _loaded_at <= (select max(_loaded_at) from b)"
+            # earlier loads only, in the order staging picks the latest: load time, then load id
+            f" and (_loaded_at, {LOAD_COLUMN}) < (select max(_loaded_at), max({LOAD_COLUMN}) from b)"
             f" order by {keys}, _loaded_at desc, {LOAD_COLUMN} desc),"
             f" r as ({picks})"
             f" select r.*, case when previous_value <> 0 then (new_value - previous_value) / abs(previous_value)"
@@ -764,7 +768,7 @@ def compare_revisions(dataset_id: str, load_id: str, s: Settings | None = None) 
 
     largest = [
         {
-            "key": dict(zip(rule.key, (_short(v) for v in row[:n]), strict=True)),
+            "key": [_short(v) for v in row[:n]],  # a list: JSONB would reorder an object's keys
             "column": row[n],
             "previous": _short(row[n + 1]),
             "new": _short(row[n + 2]),
@@ -773,6 +777,7 @@ def compare_revisions(dataset_id: str, load_id: str, s: Settings | None = None) 
         for row in rows[:REVISIONS_QUOTED]
     ]
     return {
+        "key": rule.key,
         "revised": len(rows),
         "beyond_threshold": sum(1 for r in rows if beyond(r)),
         "warn_above": rule.warn_above,
@@ -792,7 +797,5 @@ def format_revisions(revisions: dict[str, Any] | None) -> str | None:
             if r["new"] == "None"
             else ("from 0" if r["change"] is None else f"{r['change']:+.0%}")
         )
-        quoted.append(
-            f"{r['column']} ({', '.join(r['key'].values())}) {r['previous']} -> {r['new']} ({change})"
-        )
+        quoted.append(f"{r['column']} ({', '.join(r['key'])}) {r['previous']} -> {r['new']} ({change})")
     return text + ("; largest: " + "; ".join(quoted) if quoted else "")
