@@ -59,7 +59,8 @@ class Column(Strict):
     required: bool = False
     key: bool = False
     personal_data: bool = False
-    match: Literal["area", "province", "commune"] | None = None
+    # address: a free-text address; its commune and province are read out of it (kho/landing/addresses.py)
+    match: Literal["area", "province", "commune", "address"] | None = None
     description_vi: str | None = None
     description_en: str | None = None
     # Tabular deliveries (csv, xlsx): the headers this column may carry besides its name, as the agency
@@ -149,6 +150,12 @@ class Publish(Strict):
 
 
 Frequency = Literal["daily", "weekly", "monthly", "quarterly", "yearly"]
+# The EU data themes (http://publications.europa.eu/resource/authority/data-theme), which DCAT-AP
+# portals and data.europa.eu file datasets under: agriculture, economy, education, energy, environment,
+# government, health, international, justice, regions and cities, society, science and technology, transport.
+Theme = Literal[
+    "AGRI", "ECON", "EDUC", "ENER", "ENVI", "GOVE", "HEAL", "INTR", "JUST", "REGI", "SOCI", "TECH", "TRAN"
+]
 
 SCHEDULES: dict[str, str] = {
     "daily": "@daily",
@@ -170,6 +177,7 @@ class Dataset(Strict):
     licence: str
     update_frequency: Frequency
     tags: list[str] = []
+    themes: list[Theme] = []  # EU data themes, published as dcat:theme
     source: Source
     columns: list[Column]
     quality: Quality = Quality()
@@ -177,6 +185,9 @@ class Dataset(Strict):
     # Days the delivered files (archive) and quarantined rows are kept before `kho purge` deletes them;
     # required when a column holds personal data (Decree 13/2023/ND-CP: kept no longer than needed).
     retention_days: int | None = Field(None, ge=1)
+    # Where its names are matched: 2025 province codes (["08"], ["08", "96"]), or "national"; unset: the
+    # platform's province (dbt var kho_province_code). A province written in an address wins over it.
+    scope: list[str] | Literal["national"] | None = None
     path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("id")
@@ -184,6 +195,13 @@ class Dataset(Strict):
     def _ident(cls, v: str) -> str:
         if not IDENT.match(v):
             raise ValueError("must be lower_snake_case (letters, digits, _), 2-63 characters")
+        return v
+
+    @field_validator("scope")
+    @classmethod
+    def _provinces(cls, v: list[str] | str | None) -> list[str] | str | None:
+        if isinstance(v, list) and (not v or not all(re.fullmatch(r"\d\d", code) for code in v)):
+            raise ValueError("must be 'national' or a list of 2-digit province codes (2025), e.g. ['08']")
         return v
 
     @property

@@ -150,7 +150,7 @@ def run(
 
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="JSON instead of a table")) -> None:
-    """Per dataset: last delivery, rows landed and quarantined, quality, publication, freshness."""
+    """Per dataset: last delivery, rows landed and quarantined, quality, revisions, publication, freshness."""
     from dataclasses import asdict
 
     from kho.operations.status import dataset_status
@@ -160,7 +160,17 @@ def status(as_json: bool = typer.Option(False, "--json", help="JSON instead of a
         typer.echo(json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=2))
         return
     table = Table(title="Kho datasets")
-    for col in ("dataset", "last delivery", "landed", "quarantined", "quality", "published", "freshness"):
+    columns = (
+        "dataset",
+        "last delivery",
+        "landed",
+        "quarantined",
+        "quality",
+        "revisions",
+        "published",
+        "freshness",
+    )
+    for col in columns:
         table.add_column(col, no_wrap=col == "dataset")
     for row in rows:
         table.add_row(
@@ -169,6 +179,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="JSON instead of a
             str(row.rows_landed),
             str(row.rows_quarantined),
             row.quality,
+            row.revisions or "",
             row.published,
             row.freshness,
         )

@@ -5,6 +5,8 @@ Why it works this way: docs/design.md.
 
 from __future__ import annotations
 
+import hashlib
+
 import psycopg
 
 DDL = """
@@ -119,6 +121,18 @@ create table if not exists kho_meta.incremental_models (
 """
 
 
+DDL_VERSION = hashlib.sha256(DDL.encode()).hexdigest()[:16]
+
+
 def ensure_meta_schema(conn: psycopg.Connection) -> None:
-    """Create the bookkeeping tables if they are missing (idempotent)."""
+    """Create or bring up to date the bookkeeping tables, once per version of ``DDL``: the schema's comment
+    records the version applied, so the everyday call takes no lock (an ``alter table`` on every landing and
+    validation deadlocked concurrent tasks)."""
+    found = conn.execute(
+        "select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = 'kho_meta'"
+    ).fetchone()
+    if found and found[0] == f"kho_meta {DDL_VERSION}":
+        return
+    conn.execute("select pg_advisory_xact_lock(hashtext('kho.meta.ddl'))")
     conn.execute(DDL)
+    conn.execute(f"comment on schema kho_meta is 'kho_meta {DDL_VERSION}'")

@@ -478,6 +478,7 @@ def package_metadata(ds: Dataset, agency: Agency, org_id: str, facts: Facts) -> 
     )
     extras: dict[str, str | None] = {
         "title_en": ds.title_en,
+        "theme": json.dumps([f"{EU}/data-theme/{t}" for t in ds.themes]) if ds.themes else None,
         "update_frequency": f"{frequency} ({ds.update_frequency})",
         "frequency": FREQUENCY_URI[ds.update_frequency],
         "language": json.dumps(LANGUAGES),

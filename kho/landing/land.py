@@ -234,6 +234,10 @@ def raw_columns(ds: Dataset) -> list[tuple[str, str]]:
 
 
 def ensure_raw_table(conn: psycopg.Connection, ds: Dataset) -> None:
+    """Create the dataset's raw table and its load index if missing; no DDL (and no lock) when they exist."""
+    index = f"{ds.raw_schema}.{ds.raw_table}__load_id"
+    if conn.execute("select to_regclass(%s) is not null", [index]).fetchone()[0]:
+        return
     schema, table = sql.Identifier(ds.raw_schema), sql.Identifier(ds.raw_schema, ds.raw_table)
     conn.execute(sql.SQL("create schema if not exists {}").format(schema))
     columns = sql.SQL(", ").join(
@@ -821,7 +825,16 @@ def _land_waiting(dataset_id: str, path: Path, s: Settings) -> LoadReport:
     except Exception as exc:  # noqa: BLE001 - the disk: try again next run
         return _failed(dataset_id, name, exc)
     try:
-        report = land_file(dataset_id, taken.path, source_name=path.name, s=s, taken=taken)
+        for attempt in range(
+            1, 4
+        ):  # a deadlock with another task's transaction is retried, as PostgreSQL advises
+            try:
+                report = land_file(dataset_id, taken.path, source_name=path.name, s=s, taken=taken)
+                break
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                if attempt == 3:
+                    raise
+                time.sleep(attempt)
     except DeliveryError as exc:  # refused for what it holds: archived, recorded, and removed as landed
         report = getattr(exc, "report", None) or LoadReport(
             dataset_id, name, taken.sha256, "refused", archived_path=str(taken.path), error=str(exc)
