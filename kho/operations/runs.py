@@ -36,6 +36,22 @@ def last_run_state(dag_id: str, s: Settings) -> tuple[str, list[str]]:
     return runs[0]["state"], failed
 
 
+def landing_tasks(dag_id: str, s: Settings, since: datetime) -> dict[str, str | None]:
+    """Task states of the landing run since ``since`` that landed (the inbox watcher's or a triggered one:
+    whichever took the delivery, the other found nothing new), else of the latest run."""
+    api = Airflow(s)
+    runs = [r for r in _runs_many(dag_id, s) if _when(r) >= since]
+    for run in runs:
+        tasks = api.tasks(dag_id, run["dag_run_id"])
+        if tasks.get("land") == "success":
+            return tasks
+    return api.tasks(dag_id, runs[0]["dag_run_id"]) if runs else {}
+
+
+def _when(run: dict) -> datetime:
+    return datetime.fromisoformat(run["run_after"].replace("Z", "+00:00"))
+
+
 def last_run_tasks(dag_id: str, s: Settings) -> dict[str, str | None]:
     """Task id -> state in the DAG's latest run; empty if it never ran."""
     runs = _runs(dag_id, s)

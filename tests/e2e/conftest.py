@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pytest
 from psycopg import sql
@@ -18,7 +19,7 @@ from demo import agency_api, portal_db
 from demo.samples import deliver_samples
 from kho.catalog import catalog
 from kho.operations import stack as kho_stack
-from kho.operations.runs import last_run_tasks, run_pipeline
+from kho.operations.runs import landing_tasks, last_run_tasks, run_pipeline
 from kho.settings import Settings
 
 
@@ -83,11 +84,13 @@ def pipeline(stack, warehouse, ckan) -> PipelineRun:
     datasets = sorted(catalog().datasets)
     for dataset_id in datasets:
         deliver_samples(dataset_id, s)
+    since = datetime.now(UTC)
     kho_stack.start_airflow(s)
     try:
         messages: list[str] = []
         ok = run_pipeline(datasets, s, echo=messages.append)
-        states = {dag: last_run_tasks(dag, s) for dag in [*(f"land__{d}" for d in datasets), "warehouse"]}
+        states = {f"land__{d}": landing_tasks(f"land__{d}", s, since) for d in datasets}
+        states["warehouse"] = last_run_tasks("warehouse", s)
         yield PipelineRun(s, ok, messages, states)
     finally:
         kho_stack.stop_airflow(s)
