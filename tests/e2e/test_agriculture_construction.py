@@ -266,9 +266,13 @@ def test_each_dataset_is_published_under_its_agency(first_run, warehouse, ckan_a
         pkg = ckan_anonymous.action.package_show(id=package_name(dataset_id))
         assert pkg["title"] == ds.title_vi
         assert pkg["organization"]["title"] == catalog().agencies[ds.agency].name_vi
-        ((status,),) = rows(
-            warehouse,
-            "select status from kho_meta.publications where dataset = %s order by id desc limit 1",
-            dataset_id,
-        )
-        assert status == "published"
+        statuses = [
+            status
+            for (status,) in rows(
+                warehouse,
+                "select status from kho_meta.publications where dataset = %s order by id",
+                dataset_id,
+            )
+        ]
+        # published once; a later warehouse run (another dataset's delivery started it) found it unchanged
+        assert statuses[:1] == ["published"] and set(statuses[1:]) <= {"unchanged"}, statuses
