@@ -1,4 +1,5 @@
-"""Daily: delete delivered files and quarantined rows older than their dataset's retention (``kho purge``).
+"""Daily housekeeping: delete delivered files and quarantined rows older than their dataset's retention
+(``kho purge``), and take out of public view the datasets the catalog no longer has open.
 
 The catalog's ``retention_days`` (required for datasets with personal data) says how long landing keeps
 them; ``kho.landing.purge`` deletes what is older and records it in ``kho_meta.purges``.
@@ -24,6 +25,7 @@ from airflow.sdk import dag, task
         "retries": 2,
         "retry_delay": timedelta(minutes=5),
         "retry_exponential_backoff": True,
+        "execution_timeout": timedelta(hours=1),
     },
 )
 def kho_purge():
@@ -37,7 +39,15 @@ def kho_purge():
             print(r.summary())
         return [r.as_dict() for r in reports]
 
+    @task
+    def withdraw_stale() -> list[dict]:
+        """Datasets removed from the catalog, or no longer open, leave public view (made private)."""
+        from flow import withdraw
+
+        return withdraw()
+
     purge()
+    withdraw_stale()
 
 
 kho_purge()

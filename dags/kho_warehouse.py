@@ -1,138 +1,125 @@
-"""The warehouse DAG (airflow + cosmos): build the dbt project when new raw data landed, then check
-each published mart and publish it to CKAN if its quality gate passed.
+"""One warehouse DAG per catalog dataset (airflow + cosmos): when the dataset's raw data changed, build the
+lineage of its raw table in dbt (the shared models it needs, its own models and what depends on them),
+check its mart and publish it to CKAN if its quality gate passed.
 
+A dataset's failing model, test or gate fails its own run only: its neighbours are built, checked and
+published by theirs. The dbt builds share one pool slot ("dbt"), so two never rebuild a shared model at once.
 Why it works this way: docs/design.md.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import reduce
 
 from airflow.sdk import dag, task
 from cosmos import ProfileConfig
 from cosmos.operators.local import DbtBuildLocalOperator
 
 from flow.assets import raw_asset
-from kho.catalog import catalog
-from kho.conforming.dbt import dbt_env, dbt_executable, project_dir
+from kho.catalog import Dataset, catalog
+from kho.conforming.dbt import dbt_env, dbt_executable, lineage_selection, project_dir
 
-DATASETS = catalog().datasets
-PUBLISHED = [ds for ds in DATASETS.values() if ds.publish is not None]
-AGENCIES = sorted({ds.agency for ds in DATASETS.values()})
+DBT_POOL = "dbt"
 # Every task has an execution timeout (the dbt builds of large facts take the longest).
 DBT_TIMEOUT = timedelta(hours=3)
 CHECK_TIMEOUT = timedelta(minutes=30)  # Great Expectations on a mart; Data Docs
 PUBLISH_TIMEOUT = timedelta(hours=1)
-SHORT_TIMEOUT = timedelta(minutes=15)  # incremental-model check, withdrawing stale datasets
+SHORT_TIMEOUT = timedelta(minutes=15)  # the incremental-model check
 PROFILE = ProfileConfig(
     profile_name="kho", target_name="warehouse", profiles_yml_filepath=project_dir() / "profiles.yml"
 )
 
 
-def _raw_assets():
-    assets = [raw_asset(ds_id) for ds_id in sorted(DATASETS)]
-    return reduce(lambda a, b: a | b, assets)
-
-
-def dbt_build(group: str) -> DbtBuildLocalOperator:
-    """``dbt build`` (models and their tests) of one dbt group; the reference seeds are loaded by `kho up`."""
-    return DbtBuildLocalOperator(
-        task_id=f"dbt_build__{group}",
-        project_dir=str(project_dir()),
-        profile_config=PROFILE,
-        dbt_executable_path=dbt_executable(),
-        select=[f"group:{group}"],
-        exclude=["resource_type:seed"],
-        # The shared models run first: only their own tests then (cautious), not the relationships tests
-        # of agency models that point at them (eager), which run with those agencies' builds.
-        indirect_selection="cautious" if group == "platform" else "eager",
-        env=dbt_env(),
-        append_env=True,
-        install_deps=False,
-        retries=0,
-        execution_timeout=DBT_TIMEOUT,
+def build_warehouse_dag(ds: Dataset):
+    @dag(
+        dag_id=f"warehouse__{ds.id}",
+        schedule=[raw_asset(ds.id)],
+        start_date=datetime(2025, 7, 1),
+        catchup=False,
+        max_active_runs=1,
+        tags=[ds.agency, "warehouse", ds.classification],
+        doc_md=f"### {ds.title_vi}\n\n{ds.title_en}\n\n"
+        f"Builds `{' '.join(lineage_selection(ds))}` in dbt, then checks and publishes "
+        f"`{ds.publish.model if ds.publish else '(not published)'}`.",
+        default_args={
+            "owner": ds.agency,
+            "retries": 1,
+            "retry_delay": timedelta(seconds=30),
+            "retry_exponential_backoff": True,
+            "execution_timeout": CHECK_TIMEOUT,
+        },
     )
+    def warehouse_dataset():
+        @task(retries=0, execution_timeout=SHORT_TIMEOUT, pool=DBT_POOL)
+        def reset_incremental_models() -> list[str]:
+            """Incremental models whose code, contract or reference data changed are dropped, to be built
+            whole by the build that follows (kho/conforming/incremental.py)."""
+            from kho.conforming.incremental import reset_changed
 
+            return reset_changed()
 
-@dag(
-    dag_id="warehouse",
-    schedule=_raw_assets(),
-    start_date=datetime(2025, 7, 1),
-    catchup=False,
-    max_active_runs=1,
-    tags=["warehouse", "dbt", "publish"],
-    doc_md=__doc__,
-    default_args={
-        "retries": 1,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": True,
-        "execution_timeout": CHECK_TIMEOUT,
-    },
-)
-def warehouse():
-    @task(retries=0, execution_timeout=SHORT_TIMEOUT)
-    def reset_incremental_models() -> list[str]:
-        """Incremental models whose code, contract or reference data changed are dropped, to be built whole
-        by the builds that follow (kho/conforming/incremental.py)."""
-        from kho.conforming.incremental import reset_changed
+        build = DbtBuildLocalOperator(
+            task_id="dbt_build",
+            project_dir=str(project_dir()),
+            profile_config=PROFILE,
+            dbt_executable_path=dbt_executable(),
+            select=lineage_selection(ds),
+            exclude=["resource_type:seed"],
+            # a test runs when all its models are in this build or upstream of it: a neighbour's
+            # relationship test to a shared dimension is the neighbour's, not this dataset's
+            indirect_selection="buildable",
+            env=dbt_env(),
+            append_env=True,
+            install_deps=False,
+            retries=0,
+            pool=DBT_POOL,
+            execution_timeout=DBT_TIMEOUT,
+        )
+        reset_incremental_models() >> build
+        if ds.publish is None:
+            return
 
-        return reset_changed()
-
-    platform = dbt_build("platform")
-    reset_incremental_models() >> platform
-    builds = {agency: dbt_build(agency) for agency in AGENCIES}
-    for build in builds.values():
-        platform >> build
-
-    @task(retries=1, execution_timeout=SHORT_TIMEOUT)
-    def withdraw_stale() -> list[dict]:
-        """Datasets removed from the catalog, or no longer open, leave public view (made private)."""
-        from flow import withdraw
-
-        return withdraw()
-
-    withdraw_stale()  # independent of the builds: it reads the catalog and CKAN only
-
-    checks = []
-    for ds in PUBLISHED:
-
-        @task(task_id=f"validate_mart__{ds.id}", retries=0, execution_timeout=CHECK_TIMEOUT)
-        def validate_mart(dataset_id: str = ds.id) -> dict:
+        @task(retries=0)
+        def validate_mart() -> dict:
             """Great Expectations on the dataset's mart; the result is kept for the gate and `kho status`."""
             from airflow.sdk.exceptions import AirflowSkipException
 
             from flow import has_landed, validate
 
-            if not has_landed(dataset_id):
+            if not has_landed(ds.id):
                 raise AirflowSkipException(
-                    f"{dataset_id}: no delivery has landed yet, nothing to check or publish"
+                    f"{ds.id}: no delivery has landed yet, nothing to check or publish"
                 )
-            return validate(dataset_id, "mart")
+            return validate(ds.id, "mart")
 
-        @task(task_id=f"publish__{ds.id}", retries=2, execution_timeout=PUBLISH_TIMEOUT)
-        def publish(result: dict, dataset_id: str = ds.id) -> dict:
-            """Publish to CKAN if open and no critical expectation failed (raw or mart)."""
-            from flow import publish
+        @task(retries=2, execution_timeout=PUBLISH_TIMEOUT)
+        def publish(result: dict) -> dict:
+            """Publish to CKAN if open and no critical expectation failed (raw or mart). A failed gate is final:
+            it is not retried (a retry would find the same data)."""
+            from airflow.sdk.exceptions import AirflowFailException
 
-            return publish(dataset_id)
+            from flow import publish as publish_dataset
+            from kho.errors import QualityGateError
+
+            try:
+                return publish_dataset(ds.id)
+            except QualityGateError as exc:
+                raise AirflowFailException(str(exc)) from None
+
+        @task(trigger_rule="all_done", retries=0)
+        def data_docs(result: dict | None) -> str:
+            """The Data Docs page of this run's mart validation, and the site's index."""
+            from flow import data_docs as render
+
+            return render([result])
 
         checked = validate_mart()
-        builds[ds.agency] >> checked
+        build >> checked
         publish(checked)
-        checks.append(checked)
+        data_docs(checked)
 
-    @task(trigger_rule="all_done", retries=0, execution_timeout=CHECK_TIMEOUT)
-    def data_docs() -> str:
-        """The Data Docs pages of this run's mart validations (whichever ran), and the site's index."""
-        from airflow.sdk import get_current_context
-
-        from flow import data_docs
-
-        ti = get_current_context()["ti"]
-        return data_docs(ti.xcom_pull(task_ids=[f"validate_mart__{ds.id}" for ds in PUBLISHED]) or [])
-
-    checks >> data_docs()
+    return warehouse_dataset()
 
 
-warehouse()
+for _ds in catalog().datasets.values():
+    build_warehouse_dag(_ds)

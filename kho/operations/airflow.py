@@ -16,6 +16,8 @@ DATABASE = "airflow"
 ADMIN = "kho_admin"
 # The components `kho up` runs (airflow <component>), each a supervised program.
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+# Pools the DAGs use: the warehouse DAGs' dbt builds take turns (two would rebuild a shared model at once).
+POOLS = {"dbt": (1, "dbt builds of the warehouse DAGs, one at a time")}
 
 
 def _private(path: Path, text: str) -> None:
@@ -102,7 +104,7 @@ def migrate(s: Settings | None = None) -> None:
     s.airflow_home.mkdir(parents=True, exist_ok=True, mode=0o700)
     services.ensure_database(DATABASE, s=s)
     stamp = s.airflow_home / ".migrated"
-    version = f"{_version_marker(s)} {metadata_url(s).rpartition('@')[2]}"
+    version = f"{_version_marker(s)} {metadata_url(s).rpartition('@')[2]} {sorted(POOLS.items())}"
     if stamp.exists() and stamp.read_text() == version:
         return
     result = subprocess.run(
@@ -114,6 +116,16 @@ def migrate(s: Settings | None = None) -> None:
     )
     if result.returncode != 0:
         raise services.ServiceError(f"airflow db migrate failed:\n{result.stderr[-2000:]}")
+    for pool, (slots, description) in POOLS.items():
+        result = subprocess.run(
+            [airflow_bin(s), "pools", "set", pool, str(slots), description],
+            env={**os.environ, **airflow_env(s)},
+            umask=PRIVATE_UMASK,
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise services.ServiceError(f"airflow pools set {pool} failed:\n{result.stderr[-2000:]}")
     stamp.write_text(version)
 
 

@@ -78,36 +78,40 @@ def _follow(
     return ok, tasks
 
 
-def raw_changed_since_last_build(s: Settings) -> bool:
-    """Has any delivery landed (by a DAG, `kho land` or a backfill) since the last successful warehouse run?"""
-    runs = [r for r in _runs_many(WAREHOUSE, s) if r["state"] == "success"]
+def warehouse_dag(dataset_id: str) -> str:
+    return f"{WAREHOUSE}__{dataset_id}"
+
+
+def needs_build(dataset_id: str, s: Settings) -> str | None:
+    """Why the dataset's warehouse DAG should run though nothing landed just now (a delivery landed by
+    `kho land` or a backfill since its last successful build, or it never succeeded); None if up to date."""
+    runs = _runs_many(warehouse_dag(dataset_id), s)
+    done = [r for r in runs if r["state"] == "success"]
     with psycopg.connect(s.warehouse_url) as conn:
         last_landed = conn.execute(
-            "select max(finished_at) from kho_meta.loads where status = 'landed'"
+            "select max(finished_at) from kho_meta.loads where dataset = %s and status = 'landed'",
+            [dataset_id],
         ).fetchone()[0]
-    if last_landed is None:
-        return False
-    if not runs:
-        return True
-    built = datetime.fromisoformat(runs[0]["start_date"].replace("Z", "+00:00"))
-    return last_landed > built
+    if not done:
+        return "never built" if last_landed is not None or not runs else f"last run {runs[0]['state']}"
+    if runs[0]["state"] == "failed":
+        return "its last run failed"
+    if last_landed is not None and last_landed > _started(done[0]):
+        return "raw data changed since its last build"
+    return None
+
+
+def _started(run: dict) -> datetime:
+    return datetime.fromisoformat((run.get("start_date") or run["run_after"]).replace("Z", "+00:00"))
 
 
 def _runs_many(dag_id: str, s: Settings) -> list[dict]:
     try:
-        return Airflow(s).runs(dag_id, limit=50)
+        return Airflow(s).runs(dag_id, limit=20)
     except AirflowApiError as exc:
         if "HTTP 404" in str(exc):
             return []
         raise
-
-
-def _warehouse_runs_since(api: Airflow, since: datetime) -> list[dict]:
-    return [
-        r
-        for r in api.runs(WAREHOUSE, limit=20)
-        if datetime.fromisoformat(r["run_after"].replace("Z", "+00:00")) >= since
-    ]
 
 
 def run_pipeline(
@@ -117,43 +121,52 @@ def run_pipeline(
     force: bool = False,
     settle_s: float = 90.0,
 ) -> bool:
-    """A run of each dataset's landing DAG on the running scheduler, then the warehouse runs their raw Asset
-    events start, followed until they end. The warehouse also runs when raw data changed since its last
-    successful run (a delivery landed by `kho land`), when it never succeeded, or when ``force``."""
+    """A run of each dataset's landing DAG on the running scheduler, then the dataset's warehouse runs (the
+    one its raw Asset event starts when something landed, or one started here when its raw data changed
+    since its last successful build, it never succeeded, or ``force``), followed until they end."""
     s = s or settings()
     api = Airflow(s)
     since = datetime.now(UTC)
     echo(f"airflow: a run of each of {len(dataset_ids)} landing DAGs ...")
-    started = {f"land__{ds_id}": api.trigger(f"land__{ds_id}") for ds_id in dataset_ids}
-    ok, landed = True, False
-    for dag_id, run_id in started.items():
-        succeeded, tasks = _follow(api, dag_id, run_id, s, echo)
+    started = {ds_id: api.trigger(f"land__{ds_id}") for ds_id in dataset_ids}
+    ok = True
+    expected: dict[str, float] = {}  # dataset -> when to give up waiting for its warehouse run to appear
+    for ds_id, run_id in started.items():
+        succeeded, tasks = _follow(api, f"land__{ds_id}", run_id, s, echo)
         ok &= succeeded
-        landed |= tasks.get("land") == "success"
-    last = _runs_many(WAREHOUSE, s)
-    if not landed and (force or not last or last[0]["state"] != "success" or raw_changed_since_last_build(s)):
-        echo("airflow: a warehouse run ...")
-        api.trigger(WAREHOUSE)
-    elif not landed:
-        echo("warehouse: up to date (no new delivery landed, last run succeeded)")
-        return ok
-    # Follow every warehouse run the new raw data started until none is queued or running.
-    deadline = time.monotonic() + settle_s
-    followed: set[str] = set()
-    while True:
-        runs = _warehouse_runs_since(api, since)
-        pending = [r for r in runs if r["dag_run_id"] not in followed]
-        if pending:
-            for r in sorted(pending, key=lambda r: r["run_after"]):
-                echo(f"airflow: warehouse run {r['dag_run_id']} ...")
-                succeeded, _ = _follow(api, WAREHOUSE, r["dag_run_id"], s, echo)
-                followed.add(r["dag_run_id"])
-                ok &= succeeded
-            deadline = time.monotonic() + 5  # a run just ended: wait briefly for one more it queued
+        runs = _runs_many(warehouse_dag(ds_id), s)
+        active = [r for r in runs if r["state"] in ACTIVE or _when(r) >= since]
+        if tasks.get("land") == "success" or active:
+            expected[ds_id] = time.monotonic() + settle_s  # its asset event starts (or started) one
             continue
-        if followed and time.monotonic() > deadline:
-            return ok
-        if not followed and time.monotonic() > deadline:
-            echo("  warehouse: FAILED (no run started; is the scheduler up? `kho status`)")
-            return False
-        time.sleep(1)
+        why = "forced" if force else needs_build(ds_id, s)
+        if why is None:
+            echo(f"  {warehouse_dag(ds_id)}: up to date (nothing new landed, last build succeeded)")
+            continue
+        echo(f"airflow: a run of {warehouse_dag(ds_id)} ({why}) ...")
+        api.trigger(warehouse_dag(ds_id))
+        expected[ds_id] = time.monotonic() + settle_s
+    # Follow each expected dataset's warehouse runs (those active, or started since `since`) until they end.
+    followed: set[tuple[str, str]] = set()
+    seen: set[str] = set()
+    while expected:
+        progressed = False
+        for ds_id in list(expected):
+            dag_id = warehouse_dag(ds_id)
+            runs = [r for r in _runs_many(dag_id, s) if r["state"] in ACTIVE or _when(r) >= since]
+            pending = [r for r in runs if (ds_id, r["dag_run_id"]) not in followed]
+            for r in sorted(pending, key=lambda r: r["run_after"]):
+                succeeded, _ = _follow(api, dag_id, r["dag_run_id"], s, echo)
+                followed.add((ds_id, r["dag_run_id"]))
+                seen.add(ds_id)
+                ok &= succeeded
+                progressed = True
+            if not pending and ds_id in seen:
+                del expected[ds_id]  # its runs ended and no other is queued
+            elif not pending and time.monotonic() > expected[ds_id]:
+                echo(f"  {dag_id}: FAILED (no run started; is the scheduler up? `kho status`)")
+                ok = False
+                del expected[ds_id]
+        if expected and not progressed:
+            time.sleep(1)
+    return ok

@@ -2,7 +2,7 @@
 from nothing (raw tables, load records, marts, CKAN packages), the sample deliveries go to the inboxes
 (the portal database and the tourist-site API serve the other two), then Airflow's services start (the
 scheduler, the triggerer watching the inboxes, ...) and `kho run`'s path triggers a landing run of each
-dataset through Airflow's API and follows the warehouse runs the landed data start. Each module judges the
+dataset through Airflow's API and follows the warehouse runs (one DAG per dataset) the landed data start. Each module judges the
 run by its own datasets' DAGs and tasks; the modules share the run. Airflow runs for the e2e package only,
 so that the other tests' inboxes are not watched."""
 
@@ -19,7 +19,7 @@ from demo import agency_api, portal_db
 from demo.samples import deliver_samples
 from kho.catalog import catalog
 from kho.operations import stack as kho_stack
-from kho.operations.runs import landing_tasks, last_run_tasks, run_pipeline
+from kho.operations.runs import landing_tasks, last_run_tasks, run_pipeline, warehouse_dag
 from kho.settings import Settings
 
 
@@ -36,22 +36,13 @@ class PipelineRun:
         return "\n".join(self.messages)
 
     def assert_succeeded(self, dataset_ids: list[str]) -> None:
-        """Each dataset's landing DAG, and the warehouse tasks it depends on (the shared models' build, its
-        agency's build, its mart's checks, its publication), succeeded."""
+        """Each dataset's landing DAG, and its warehouse DAG (the build of its lineage, its mart's checks,
+        its publication), succeeded."""
         for ds_id in dataset_ids:
             ingest = self.states[f"land__{ds_id}"]
             assert ingest and set(ingest.values()) == {"success"}, f"land__{ds_id}: {ingest}\n{self.log}"
-            agency = catalog().dataset(ds_id).agency
-            own = {
-                task: self.states["warehouse"].get(task)
-                for task in (
-                    "dbt_build__platform",
-                    f"dbt_build__{agency}",
-                    f"validate_mart__{ds_id}",
-                    f"publish__{ds_id}",
-                )
-            }
-            assert set(own.values()) == {"success"}, f"warehouse: {own}\n{self.log}"
+            own = self.states[warehouse_dag(ds_id)]
+            assert own and set(own.values()) == {"success"}, f"{warehouse_dag(ds_id)}: {own}\n{self.log}"
 
 
 def start_from_nothing(s: Settings, warehouse, ckan) -> None:
@@ -90,7 +81,7 @@ def pipeline(stack, warehouse, ckan) -> PipelineRun:
         messages: list[str] = []
         ok = run_pipeline(datasets, s, echo=messages.append)
         states = {f"land__{d}": landing_tasks(f"land__{d}", s, since) for d in datasets}
-        states["warehouse"] = last_run_tasks("warehouse", s)
+        states.update({warehouse_dag(d): last_run_tasks(warehouse_dag(d), s) for d in datasets})
         yield PipelineRun(s, ok, messages, states)
     finally:
         kho_stack.stop_airflow(s)

@@ -274,5 +274,5 @@ def test_each_dataset_is_published_under_its_agency(first_run, warehouse, ckan_a
                 dataset_id,
             )
         ]
-        # published once; a later warehouse run (another dataset's delivery started it) found it unchanged
+        # published once; a later run of its warehouse DAG (if any) found it unchanged
         assert statuses[:1] == ["published"] and set(statuses[1:]) <= {"unchanged"}, statuses

@@ -191,7 +191,7 @@ def test_running_again_changes_nothing(first_run, warehouse, ckan):
     messages: list[str] = []
     assert run_pipeline([DATASET], first_run, echo=messages.append), "\n".join(messages)
     # every delivery was already landed, so the raw Asset did not change and the warehouse did not run
-    assert any(m.startswith("warehouse: up to date") for m in messages), messages
+    assert any(m.strip().startswith(f"warehouse__{DATASET}: up to date") for m in messages), messages
     assert counts(warehouse, ckan) == before
     assert mart_rows(warehouse) == before_rows
     # and publishing again (as a forced warehouse run would) makes no write call to CKAN

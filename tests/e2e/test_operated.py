@@ -124,11 +124,11 @@ def test_a_delivery_landed_by_hand_reaches_the_warehouse(pipeline, warehouse, tm
     while time.monotonic() < deadline:
         runs = [
             r
-            for r in api.runs("warehouse", limit=10)
+            for r in api.runs(f"warehouse__{DATASET}", limit=10)
             if datetime.fromisoformat(r["run_after"].replace("Z", "+00:00")) >= since
         ]
         if runs:
-            finished = api.wait("warehouse", runs[-1]["dag_run_id"])
+            finished = api.wait(f"warehouse__{DATASET}", runs[-1]["dag_run_id"])
             assert runs[-1]["run_type"] == "asset_triggered"
             assert finished["state"] == "success"
             return

@@ -24,7 +24,7 @@ def dags(tmp_path_factory):
 
 
 def test_every_task_has_an_execution_timeout(dags):
-    assert "warehouse" in dags and len(dags) == len(catalog().datasets) + 1
+    assert len(dags) == 2 * len(catalog().datasets)  # a landing and a warehouse DAG per dataset
     missing = [f"{d.dag_id}.{t.task_id}" for d in dags.values() for t in d.tasks if not t.execution_timeout]
     assert missing == []
 
@@ -38,3 +38,14 @@ def test_fetch_timeout_follows_source_deadline(dags):
         assert tasks["fetch"].execution_timeout == timedelta(seconds=ds.source.deadline_s) + timedelta(
             minutes=2
         )
+
+
+def test_a_dataset_builds_its_own_lineage_and_its_dbt_builds_take_turns(dags):
+    for ds in catalog().datasets.values():
+        tasks = {t.task_id: t for t in dags[f"warehouse__{ds.id}"].tasks}
+        build = tasks["dbt_build"]
+        assert f"source:{ds.agency}.{ds.raw_table}+" in build.select
+        assert build.pool == tasks["reset_incremental_models"].pool == "dbt"
+        if ds.publish is not None:
+            assert tasks["validate_mart"].retries == 0  # a failed check is final
+            assert set(tasks["publish"].upstream_task_ids) == {"validate_mart"}
