@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, AssetWatcher, dag, task
 
+from flow.alerts import notifiers
 from flow.assets import raw_asset
 from flow.inbox import InboxTrigger
 from kho.catalog import Dataset, catalog
@@ -45,6 +46,7 @@ def build_land_dag(ds: Dataset):
         f"Source: `{ds.source.kind}` / `{ds.source.format}`. Catalog file: `catalog/{ds.agency}/{ds.id}.yml`.",
         default_args={
             "owner": ds.agency,
+            "on_failure_callback": notifiers(f"{ds.id}: landing failed"),
             "retries": 2,
             "retry_delay": timedelta(minutes=1),
             "retry_exponential_backoff": True,

@@ -15,6 +15,7 @@ from airflow.sdk import dag, task
 from cosmos import ProfileConfig
 from cosmos.operators.local import DbtBuildLocalOperator
 
+from flow.alerts import notifiers
 from flow.assets import raw_asset
 from kho.catalog import Dataset, catalog
 from kho.conforming.dbt import dbt_env, dbt_executable, lineage_selection, project_dir
@@ -43,6 +44,7 @@ def build_warehouse_dag(ds: Dataset):
         f"`{ds.publish.model if ds.publish else '(not published)'}`.",
         default_args={
             "owner": ds.agency,
+            "on_failure_callback": notifiers(f"{ds.id}: warehouse run failed (build, check or quality gate)"),
             "retries": 1,
             "retry_delay": timedelta(seconds=30),
             "retry_exponential_backoff": True,

@@ -22,6 +22,31 @@ MAX_AGE = {
 }
 
 
+def overdue(s: Settings | None = None, now: datetime | None = None) -> list[str]:
+    """The datasets whose delivery is overdue: the last one landed longer ago than its update frequency
+    allows (``MAX_AGE``), or none ever landed although a first was due (a dataset of the catalog
+    longer than that). One line each, naming the dataset, its last delivery and what was expected."""
+    s = s or settings()
+    now = now or datetime.now(UTC)
+    with psycopg.connect(s.warehouse_url) as conn:
+        ensure_meta_schema(conn)
+        last = dict(
+            conn.execute(
+                "select dataset, max(finished_at) from kho_meta.loads where status = 'landed' group by dataset"
+            ).fetchall()
+        )
+    lines = []
+    for ds in sorted(catalog().datasets.values(), key=lambda d: d.id):
+        landed = last.get(ds.id)
+        if landed is not None and now - landed > MAX_AGE[ds.update_frequency]:
+            due = landed + MAX_AGE[ds.update_frequency]
+            lines.append(
+                f"{ds.id}: delivery overdue since {due:%Y-%m-%d} (last landed {landed:%Y-%m-%d}, "
+                f"expected {ds.update_frequency}; agency {ds.agency})"
+            )
+    return lines
+
+
 @dataclass
 class DatasetStatus:
     dataset: str
@@ -102,7 +127,10 @@ def dataset_status(s: Settings | None = None) -> list[DatasetStatus]:
         if last_landed is None:
             fresh = "no data"
         elif now - last_landed > MAX_AGE[ds.update_frequency]:
-            fresh = f"STALE (last {last_landed:%Y-%m-%d}, expected {ds.update_frequency})"
+            due = last_landed + MAX_AGE[ds.update_frequency]
+            fresh = (
+                f"OVERDUE since {due:%Y-%m-%d} (last {last_landed:%Y-%m-%d}, expected {ds.update_frequency})"
+            )
         else:
             fresh = f"fresh ({ds.update_frequency})"
         revised = revisions.get(ds.id)
