@@ -76,15 +76,30 @@ def incremental_models(manifest: dict, project: Path) -> list[IncrementalModel]:
     ]
 
 
+def project_digest(project: Path) -> str:
+    """A digest of the dbt project's own files (models, macros, seeds, tests, settings), not its outputs."""
+    digest = hashlib.sha256()
+    skip = {"target", "logs", "dbt_packages"}
+    for path in sorted(project.rglob("*")):
+        rel = path.relative_to(project)
+        if path.is_file() and rel.parts[0] not in skip and not rel.name.startswith("."):
+            digest.update(rel.as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def reset_changed(
     s: Settings | None = None, manifest: dict | None = None, echo: Callable[[str], None] = print
 ) -> list[str]:
     """Drop every incremental model's table built with another fingerprint (or none); record the current
     fingerprints. Returns the models dropped, which the next dbt build builds whole."""
     s = s or settings()
+    checked = s.home / "dbt-incremental-check" / "checked.sha256"
+    stamp = f"{project_digest(project_dir(s))} {s.warehouse_url.rpartition('@')[2]}"
+    parsed_here = manifest is None
     if manifest is None:
-        # The project as the builds that follow will see it, parsed into a target folder of its own: the
-        # project's manifest is what `kho run` compares to know whether the warehouse is up to date.
+        if checked.exists() and checked.read_text() == stamp:
+            return []  # the project has not changed since this warehouse's models were last checked
+        # The project as the builds that follow will see it, parsed into a target folder of its own.
         manifest = parse_manifest(s.home / "dbt-incremental-check", s)
     models = incremental_models(manifest, project_dir(s))
     dropped = []
@@ -113,4 +128,7 @@ def reset_changed(
                 " fingerprint = excluded.fingerprint, recorded_at = now()",
                 [model.name, relation, model.fingerprint],
             )
+    if parsed_here:
+        checked.parent.mkdir(parents=True, exist_ok=True)
+        checked.write_text(stamp)
     return dropped
