@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench import operated
+
 
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -245,108 +247,6 @@ def parse(args: argparse.Namespace) -> dict:
 # --- re-running the pipeline ---------------------------------------------------------------------------
 
 
-def pipeline(args: argparse.Namespace) -> dict:
-    """Benchmark 4 in its own Kho home: bring the stack up, run every DAG with the sample deliveries in
-    the inboxes (first run), put the same deliveries back and run again (second run), bring it down."""
-    from demo.samples import deliver_samples
-    from kho.catalog import catalog
-    from kho.operations import stack
-    from kho.operations.runs import run_pipeline
-    from kho.settings import settings
-
-    s = settings()
-    started = time.perf_counter()
-    stack.up(s, echo=lambda m: print(f"starting {m}", flush=True))
-    up_seconds = time.perf_counter() - started
-    ids = sorted(catalog().datasets)
-    runs = []
-    try:
-        for attempt in ("first", "second"):
-            delivered = sum(deliver_samples(ds_id, s) for ds_id in ids)  # as `kho demo` does
-            runs.append({"run": attempt, "deliveries": delivered, **_timed_pipeline(ids, s, run_pipeline)})
-    finally:
-        if not args.keep:
-            stack.down(s)
-    return {"datasets": ids, "stack_up_s": up_seconds, "runs": runs}
-
-
-def _timed_pipeline(ids: list[str], s, run_pipeline) -> dict:
-    """run_pipeline, timed by phase from the lines it reports as it goes: the landing DAGs (one Airflow
-    process for all of them), then the warehouse DAG; each DAG run's own time from Airflow's database."""
-    marks: list[tuple[float, str]] = []
-
-    def echo(message: str) -> None:
-        marks.append((time.perf_counter(), message))
-        print(message, flush=True)
-
-    start = time.perf_counter()
-    ok = run_pipeline(ids, s, echo)
-    total = time.perf_counter() - start
-    dags: dict[str, dict] = {}
-    phases: dict[str, float] = {}
-    opened: dict[str, float] = {}
-    for when, message in marks:
-        if message.startswith("airflow: one run of each"):
-            opened["land"] = when
-        elif message.startswith(("airflow dags test warehouse", "warehouse: up to date")):
-            if "land" in opened:
-                phases["land"] = when - opened["land"]
-            opened["warehouse"] = when
-        elif message.startswith("  airflow started in "):
-            phases["airflow_start"] = float(message.split()[3])
-        elif message.startswith("  ") and ":" in message:
-            dag_id, _, verdict = message.strip().partition(": ")
-            dags[dag_id] = {
-                "seconds": _run_seconds(dag_id, s),
-                "ok": verdict.startswith("succeeded"),
-                "tasks": _task_times(dag_id, s),
-            }
-            if dag_id == "warehouse":
-                phases["warehouse"] = when - opened["warehouse"]
-    if "land" in opened and "land" not in phases:
-        phases["land"] = marks[-1][0] - opened["land"]
-    return {"ok": ok, "seconds": total, "phases": phases, "dags": dags}
-
-
-def _run_seconds(dag_id: str, s) -> float | None:
-    """Wall time of the DAG's latest run, start to end, from Airflow's metadata database."""
-    import sqlite3
-    from datetime import datetime
-
-    with sqlite3.connect(s.airflow_home / "airflow.db") as db:
-        row = db.execute(
-            "select start_date, end_date from dag_run where dag_id = ? order by id desc limit 1", [dag_id]
-        ).fetchone()
-    if not row or not row[0] or not row[1]:
-        return None
-    return (datetime.fromisoformat(str(row[1])) - datetime.fromisoformat(str(row[0]))).total_seconds()
-
-
-def _task_times(dag_id: str, s) -> dict[str, dict]:
-    """State and duration of each task of the DAG's latest run, from Airflow's metadata database."""
-    import sqlite3
-    from datetime import datetime
-
-    with sqlite3.connect(s.airflow_home / "airflow.db") as db:
-        row = db.execute(
-            "select run_id from dag_run where dag_id = ? order by id desc limit 1", [dag_id]
-        ).fetchone()
-        if row is None:
-            return {}
-        tasks = {}
-        for task_id, state, begin, end in db.execute(
-            "select task_id, state, start_date, end_date from task_instance where dag_id = ? and run_id = ?",
-            [dag_id, row[0]],
-        ):
-            seconds = None
-            if begin and end:
-                seconds = (
-                    datetime.fromisoformat(str(end)) - datetime.fromisoformat(str(begin))
-                ).total_seconds()
-            tasks[task_id] = {"state": state, "seconds": seconds}
-    return tasks
-
-
 # --- entry point ---------------------------------------------------------------------------------------
 
 
@@ -365,6 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--file", required=True)
     p = sub.add_parser("pipeline")
     p.add_argument("--keep", action="store_true", help="leave the stack running")
+    p = sub.add_parser("freshness")
+    p.add_argument("--rows", type=int, required=True)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--idle-s", type=int, default=120)
+    p.add_argument("--keep", action="store_true", help="leave the stack running")
     for p in sub.choices.values():
         p.add_argument("--result", required=True)
     args = parser.parse_args(argv)
@@ -374,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         "read": read,
         "pandas": pandas_read,
         "parse": parse,
-        "pipeline": pipeline,
+        "pipeline": operated.pipeline,
+        "freshness": operated.freshness,
     }[args.command]
     result = handler(args)
     result["child_rss_end_mb"] = round(rss_mb(), 1)

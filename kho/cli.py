@@ -42,12 +42,17 @@ def fail(message: str, code: int = 1) -> None:
 
 
 @app.command()
-def up() -> None:
-    """Start PostgreSQL, Redis and CKAN (if not running) and write .kho/services.env."""
+def up(
+    executor: str = typer.Option(
+        None, "--executor", help="Airflow's executor: local (default) or celery (Redis as broker); kept"
+    ),
+    workers: int = typer.Option(None, "--workers", help="With celery: worker processes on this machine (2)"),
+) -> None:
+    """Start PostgreSQL, Redis, CKAN and Airflow (if not running) and write .kho/services.env."""
     from kho.operations.stack import up as stack_up
 
     try:
-        stack_up(echo=lambda m: out.print(f"[dim]starting {m}[/]"))
+        stack_up(echo=lambda m: out.print(f"[dim]starting {m}[/]"), executor=executor, workers=workers)
     except KhoError as exc:
         fail(str(exc))
     out.print(f"services up; addresses in {settings().services_env}")

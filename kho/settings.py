@@ -174,6 +174,24 @@ class Settings:
     def airflow_port(self) -> int:
         return self.port_base + 80
 
+    @property
+    def log_server_port(self) -> int:
+        """Where the scheduler (LocalExecutor) or the first Celery worker serves task logs; the next
+        workers take the ports after it."""
+        return self.port_base + 83
+
+    # --- Airflow's executor ------------------------------------------------------------------------
+    @property
+    def airflow_executor(self) -> str:
+        """``local`` (LocalExecutor, the default) or ``celery`` (CeleryExecutor with Kho's Redis as broker):
+        ``KHO_AIRFLOW_EXECUTOR``, which `kho up --executor` writes into services.env."""
+        return (self.value("KHO_AIRFLOW_EXECUTOR") or "local").lower()
+
+    @property
+    def airflow_workers(self) -> int:
+        """How many Celery worker processes `kho up` runs on this machine (``KHO_AIRFLOW_WORKERS``)."""
+        return int(self.value("KHO_AIRFLOW_WORKERS") or 2)
+
     # --- addresses -----------------------------------------------------------------------------
     @property
     def postgres_admin_url(self) -> str:

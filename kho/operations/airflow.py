@@ -52,6 +52,41 @@ def metadata_url(s: Settings) -> str:
     return s.database_url(DATABASE).replace("postgresql://", "postgresql+psycopg://", 1)
 
 
+EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
+
+
+def executor(s: Settings) -> str:
+    if s.airflow_executor not in EXECUTORS:
+        raise services.ServiceError(
+            f"KHO_AIRFLOW_EXECUTOR: expected one of {', '.join(EXECUTORS)}, found {s.airflow_executor!r}"
+        )
+    return EXECUTORS[s.airflow_executor]
+
+
+def broker_url(s: Settings) -> str:
+    """Celery's broker: Kho's Redis, database 1 (CKAN uses database 0), as docker-compose.yml sets it."""
+    return s.value("AIRFLOW__CELERY__BROKER_URL") or s.redis_url.rsplit("/", 1)[0] + "/1"
+
+
+def celery_env(s: Settings) -> dict[str, str]:
+    """The CeleryExecutor's settings: the same variables docker-compose.yml gives its Airflow services."""
+    if executor(s) != "CeleryExecutor":
+        return {}
+    return {
+        "AIRFLOW__CELERY__BROKER_URL": broker_url(s),
+        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata_url(s),
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": s.value("AIRFLOW__CELERY__WORKER_CONCURRENCY") or "2",
+    }
+
+
+def hostname() -> str:
+    """The name a task instance records as where it ran (``AIRFLOW__CORE__HOSTNAME_CALLABLE``): the Celery
+    worker's own name when it runs under one (two workers on one machine are told apart), else the host."""
+    import socket
+
+    return os.environ.get("KHO_WORKER_NAME") or socket.getfqdn()
+
+
 def airflow_env(s: Settings | None = None) -> dict[str, str]:
     s = s or settings()
     home = s.airflow_home
@@ -61,7 +96,12 @@ def airflow_env(s: Settings | None = None) -> dict[str, str]:
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(s.repo / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__EXECUTOR": executor(s),
+        **celery_env(s),
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "kho.operations.airflow.hostname",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(s.log_server_port),
+        # a task whose worker died (SIGKILL, a lost machine) is failed, and retried, within a minute
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
         "AIRFLOW__CORE__PARALLELISM": "4",  # 2 cores: the default 32 would start 32 workers
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
@@ -91,6 +131,7 @@ def airflow_env(s: Settings | None = None) -> dict[str, str]:
         "KHO_HOME": str(s.home),
         "KHO_PORT_BASE": str(s.port_base),
         **({"KHO_POSTGRES_URL": s.external_postgres} if s.external_postgres else {}),
+        **({"KHO_CATALOG_DIR": os.environ["KHO_CATALOG_DIR"]} if os.environ.get("KHO_CATALOG_DIR") else {}),
     }
 
 
@@ -134,9 +175,27 @@ def _version_marker(s: Settings) -> str:
     return str(lock.stat().st_mtime_ns) if lock.exists() else "0"
 
 
-def programs(s: Settings) -> dict[str, list[str]]:
-    """Airflow's components as supervised programs: name -> command."""
-    return {f"airflow-{c}": [airflow_bin(s), c] for c in COMPONENTS}
+def programs(s: Settings) -> dict[str, tuple[list[str], dict[str, str], Path]]:
+    """Airflow's components as supervised programs: name -> (command, environment, working directory).
+    With the CeleryExecutor, ``s.airflow_workers`` Celery workers too, each in a folder of its own."""
+    env = airflow_env(s)
+    found = {f"airflow-{c}": ([airflow_bin(s), c], env, s.airflow_home) for c in COMPONENTS}
+    if executor(s) == "CeleryExecutor":
+        host = os.uname().nodename
+        for i in range(1, s.airflow_workers + 1):
+            name = f"kho-worker-{i}@{host}"
+            folder = s.airflow_home / "workers" / f"worker-{i}"
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            found[f"airflow-worker-{i}"] = (
+                [airflow_bin(s), "celery", "worker", "--celery-hostname", name],
+                {
+                    **env,
+                    "KHO_WORKER_NAME": name,
+                    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(s.log_server_port + i),
+                },
+                folder,
+            )
+    return found
 
 
 def dags_test(dag_id: str, s: Settings | None = None, log: Path | None = None) -> subprocess.CompletedProcess:

@@ -76,13 +76,20 @@ class Airflow:
         found = self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns?order_by=-run_after&limit={limit}")
         return found["dag_runs"]
 
-    def tasks(self, dag_id: str, run_id: str) -> dict[str, str | None]:
-        """Task id -> state in one run."""
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        """The task instances of one run, as Airflow's API gives them (state, try_number, hostname...)."""
         found = self._call(
             "GET",
             f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances?limit=500",
         )
-        return {t["task_id"]: t["state"] for t in found["task_instances"]}
+        return found["task_instances"]
+
+    def tasks(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        """Task id -> state in one run."""
+        return {t["task_id"]: t["state"] for t in self.task_instances(dag_id, run_id)}
+
+    def pause(self, dag_id: str, paused: bool = True) -> None:
+        self._call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": paused})
 
     def wait(self, dag_id: str, run_id: str, timeout: float = 1800.0, poll: float = 1.0) -> dict:
         """Follow a run until it ends; the run (state ``success`` or ``failed``)."""

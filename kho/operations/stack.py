@@ -14,7 +14,12 @@ from kho.settings import Settings, settings
 
 
 def up(
-    s: Settings | None = None, echo=print, before_airflow=None, airflow_services: bool = True
+    s: Settings | None = None,
+    echo=print,
+    before_airflow=None,
+    airflow_services: bool = True,
+    executor: str | None = None,
+    workers: int | None = None,
 ) -> dict[str, str]:
     """Start (or find running) every service; write ``services.env``; return its values.
     ``before_airflow(s)`` runs once the other services are up, before Airflow starts scheduling (the demo
@@ -60,9 +65,14 @@ def up(
         before_airflow(s)
     if not airflow_services:
         return values
-    echo("Airflow (api-server, scheduler, dag-processor, triggerer) under supervisord ...")
     first = not (s.airflow_home / "passwords.json").exists()
-    start_airflow(s)
+    celery = (executor or s.airflow_executor) == "celery"
+    echo(
+        "Airflow (api-server, scheduler, dag-processor, triggerer"
+        + (f", {workers or s.airflow_workers} Celery workers" if celery else "")
+        + ") under supervisord ..."
+    )
+    start_airflow(s, executor, workers)
     if first:  # printed once; the file is the owner's alone
         echo(
             f"Airflow UI at {s.airflow_api_url}: user {airflow.ADMIN}, password "
@@ -71,11 +81,20 @@ def up(
     return values
 
 
-def start_airflow(s: Settings) -> None:
-    """Airflow's components as supervised services; returns when its API answers."""
-    env = airflow.airflow_env(s)
-    for name, command in airflow.programs(s).items():
-        supervisor.add_program(s, name, command, env=env, cwd=s.airflow_home)
+def start_airflow(s: Settings, executor: str | None = None, workers: int | None = None) -> None:
+    """Airflow's components as supervised services; returns when its API answers. ``executor`` (``local``
+    or ``celery``) and ``workers``, when given, are written into services.env and kept for later runs."""
+    if executor is not None or workers is not None:
+        chosen = {"KHO_AIRFLOW_EXECUTOR": executor or s.airflow_executor}
+        chosen["KHO_AIRFLOW_WORKERS"] = str(workers or s.airflow_workers)
+        services.write_services_env(s, chosen)
+        airflow.executor(s)  # a clear error for an unknown executor
+    wanted = airflow.programs(s)
+    for name in supervisor.programs(s):
+        if name.startswith("airflow-") and name not in wanted:  # a worker of an earlier executor
+            supervisor.remove_program(s, name)
+    for name, (command, env, cwd) in wanted.items():
+        supervisor.add_program(s, name, command, env=env, cwd=cwd)
     supervisor.apply(s)
     services.wait_for_port(
         s.airflow_port, "Airflow's API server", timeout=300, log=s.log_dir / "airflow-api-server.log"

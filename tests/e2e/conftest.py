@@ -1,7 +1,7 @@
 """One pipeline run for every end-to-end module, as `make demo` runs it: every dataset of the catalog starts
 from nothing (raw tables, load records, marts, CKAN packages), the sample deliveries go to the inboxes
 (the portal database and the tourist-site API serve the other two), then Airflow's services start (the
-scheduler, the triggerer watching the inboxes, ...) and `kho run`'s path triggers a landing run of each
+scheduler, the triggerer watching the inboxes, two Celery workers, ...) and `kho run`'s path triggers a landing run of each
 dataset through Airflow's API and follows the warehouse runs (one DAG per dataset) the landed data start. Each module judges the
 run by its own datasets' DAGs and tasks; the modules share the run. Airflow runs for the e2e package only,
 so that the other tests' inboxes are not watched."""
@@ -76,7 +76,8 @@ def pipeline(stack, warehouse, ckan) -> PipelineRun:
     for dataset_id in datasets:
         deliver_samples(dataset_id, s)
     since = datetime.now(UTC)
-    kho_stack.start_airflow(s)
+    # The production path: the CeleryExecutor, Kho's Redis as broker, two workers (tests/e2e/test_workers.py)
+    kho_stack.start_airflow(s, executor="celery", workers=2)
     try:
         messages: list[str] = []
         ok = run_pipeline(datasets, s, echo=messages.append)

@@ -1,0 +1,274 @@
+"""Kho run as a province runs it, measured: a stack of its own (``kho up`` with Airflow's services: the
+scheduler deciding, the inbox watchers) in a scratch home, and what its DAG runs took as Airflow's REST API
+records them. The child-process side of benchmarks 4 (re-running the landing DAGs) and 10 (freshness,
+catalog size, idle cost); ``bench/worker.py`` calls these."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERITAGE = "intangible_heritage"  # an inbox dataset whose every delivery is the whole list
+HEADER = ["STT", "Mã di sản", "Tên di sản", "Loại hình", "Chủ thể", "Địa bàn", "Năm ghi danh", "Cấp ghi danh"]
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def _seconds(begin: str | None, end: str | None) -> float | None:
+    b, e = _when(begin), _when(end)
+    return (e - b).total_seconds() if b and e else None
+
+
+def runs_since(api, dag_id: str, since: datetime) -> list[dict]:
+    return [r for r in api.runs(dag_id, limit=20) if _when(r["run_after"]) >= since]
+
+
+def task_times(api, dag_id: str, run_id: str) -> dict[str, dict]:
+    """State, start, end and seconds of each task of one run."""
+    return {
+        t["task_id"]: {
+            "state": t["state"],
+            "start": t.get("start_date"),
+            "end": t.get("end_date"),
+            "seconds": _seconds(t.get("start_date"), t.get("end_date")),
+            "worker": t.get("hostname"),
+        }
+        for t in api.task_instances(dag_id, run_id)
+    }
+
+
+def timed_pipeline(ids: list[str], s, since: datetime) -> dict:
+    """``run_pipeline`` (as `kho run`), then each DAG's runs since ``since`` as Airflow recorded them."""
+    from kho.operations.airflow_api import Airflow
+    from kho.operations.runs import run_pipeline, warehouse_dag
+
+    start = time.perf_counter()
+    ok = run_pipeline(ids, s, echo=lambda m: print(m, flush=True))
+    total = time.perf_counter() - start
+    api = Airflow(s)
+    dags, spans = {}, {"land": [], "warehouse": []}
+    for ds_id in ids:
+        for kind, dag_id in (("land", f"land__{ds_id}"), ("warehouse", warehouse_dag(ds_id))):
+            runs = runs_since(api, dag_id, since)
+            seconds = [_seconds(r.get("start_date"), r.get("end_date")) for r in runs]
+            dags[dag_id] = {
+                "runs": len(runs),
+                "seconds": sum(x for x in seconds if x is not None) if runs else None,
+                "ok": all(r["state"] == "success" for r in runs),
+                "tasks": task_times(api, dag_id, runs[0]["dag_run_id"]) if runs else {},
+            }
+            spans[kind] += [(_when(r.get("start_date")), _when(r.get("end_date"))) for r in runs]
+    phases = {}
+    for kind, found in spans.items():
+        found = [(b, e) for b, e in found if b and e]
+        if found:
+            phases[kind] = (max(e for _, e in found) - min(b for b, _ in found)).total_seconds()
+    return {"ok": ok, "seconds": total, "phases": phases, "dags": dags}
+
+
+def pipeline(args: argparse.Namespace) -> dict:
+    """Benchmark 4: bring the stack up, run every dataset with the sample deliveries in the inboxes (first
+    run), put the same deliveries back and run again (second run), bring it down."""
+    from demo.samples import deliver_samples
+    from kho.catalog import catalog
+    from kho.operations import stack
+    from kho.settings import settings
+
+    s = settings()
+    started = time.perf_counter()
+    stack.up(s, echo=lambda m: print(f"starting {m}", flush=True))
+    up_seconds = time.perf_counter() - started
+    ids = sorted(catalog().datasets)
+    runs = []
+    try:
+        for attempt in ("first", "second"):
+            since = datetime.now(UTC)
+            delivered = sum(deliver_samples(ds_id, s) for ds_id in ids)  # as `make demo` does
+            runs.append({"run": attempt, "deliveries": delivered, **timed_pipeline(ids, s, since)})
+    finally:
+        if not args.keep:
+            stack.down(s)
+    return {"datasets": ids, "stack_up_s": up_seconds, "runs": runs}
+
+
+# --- freshness and idle cost ----------------------------------------------------------------------------
+
+
+def heritage_delivery(rows: int, edition: int) -> bytes:
+    """A culture department's whole list of ``rows`` elements (UTF-8 CSV); ``edition`` changes every row's
+    year, so each edition is a new delivery whose figures all changed."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HEADER)
+    for i in range(1, rows + 1):
+        writer.writerow(
+            [
+                i,
+                f"BENCH-{i:07d}",
+                f"Di sản số {i}",
+                "Lễ hội truyền thống",
+                "Tày",
+                "Nà Hang",
+                2000 + edition,
+                "Tỉnh",
+            ]
+        )
+    return out.getvalue().encode("utf-8")
+
+
+def _wait_for_dag(api, dag_id: str, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            api.runs(dag_id, limit=1)
+            return
+        except Exception:  # noqa: BLE001 - not parsed yet (HTTP 404)
+            time.sleep(2)
+    raise RuntimeError(f"{dag_id} was not parsed within {timeout:.0f} s")
+
+
+def one_delivery(s, api, rows: int, edition: int, timeout: float = 1800) -> dict:
+    """Drop one delivery into the heritage inbox (written under a temporary name, then renamed, as the
+    inbox rule asks) and follow it to CKAN; each stage's seconds from the task instances."""
+    from kho.catalog import catalog
+    from kho.operations.runs import warehouse_dag
+
+    inbox = s.inbox_dir / HERITAGE
+    inbox.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data = heritage_delivery(rows, edition)
+    part = inbox / f"bench_{edition}.csv.part"
+    part.write_bytes(data)
+    dropped = datetime.now(UTC)
+    part.rename(inbox / f"bench_{edition}.csv")
+    land_dag, wh_dag = f"land__{HERITAGE}", warehouse_dag(HERITAGE)
+    deadline = time.monotonic() + timeout
+    land_run = wh_run = None
+    while time.monotonic() < deadline:
+        landed = [r for r in runs_since(api, land_dag, dropped) if r["state"] == "success"]
+        if landed and land_run is None:
+            land_run = landed[-1]
+        if land_run:
+            done = [
+                r
+                for r in runs_since(api, wh_dag, _when(land_run["end_date"]))
+                if r["state"] in ("success", "failed")
+            ]
+            if done:
+                wh_run = done[-1]
+                break
+        time.sleep(0.5)
+    if wh_run is None:
+        raise RuntimeError(
+            f"delivery {edition}: not through landing and the warehouse within {timeout:.0f} s"
+        )
+    land = task_times(api, land_dag, land_run["dag_run_id"])
+    wh = task_times(api, wh_dag, wh_run["dag_run_id"])
+    published = _when(wh["publish"]["end"]) if wh.get("publish", {}).get("end") else None
+    mart = catalog().dataset(HERITAGE).publish.model
+    return {
+        "edition": edition,
+        "rows": rows,
+        "ok": wh_run["state"] == "success",
+        "total_s": (published - dropped).total_seconds() if published else None,
+        "stages_s": {
+            "detection": (_when(land["land"]["start"]) - dropped).total_seconds(),
+            "landing": land["land"]["seconds"],
+            "raw check": land["validate_raw"]["seconds"],
+            "hand-over to the warehouse DAG": (
+                _when(wh["reset_incremental_models"]["start"]) - _when(land["validate_raw"]["end"])
+            ).total_seconds(),
+            "dbt": (wh["reset_incremental_models"]["seconds"] or 0) + (wh["dbt_build"]["seconds"] or 0),
+            "mart check": wh["validate_mart"]["seconds"],
+            "publishing": wh["publish"]["seconds"],
+        },
+        "ckan_rows_equal_mart": _ckan_equals_mart(s, mart),
+    }
+
+
+def _ckan_equals_mart(s, mart: str) -> bool:
+    import psycopg
+    from ckanapi import RemoteCKAN
+    from psycopg import sql
+
+    with psycopg.connect(s.warehouse_url) as conn:
+        (expected,) = conn.execute(
+            sql.SQL("select count(*) from {}").format(sql.Identifier("marts", mart))
+        ).fetchone()
+    with RemoteCKAN(s.ckan_url) as ckan:
+        pkg = ckan.action.package_show(id=HERITAGE.replace("_", "-"))
+        stored = [r for r in pkg["resources"] if r.get("datastore_active")]
+        total = (
+            ckan.action.datastore_search(resource_id=stored[0]["id"], limit=0)["total"] if stored else None
+        )
+    return total == expected
+
+
+def airflow_cpu_seconds(s) -> float:
+    """CPU seconds used so far by Airflow's supervised processes and the children they reaped."""
+    from kho.operations import supervisor
+
+    pids = [supervisor.pid(s, name) for name in supervisor.programs(s) if name.startswith("airflow-")]
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for root in [p for p in pids if p]:
+        for pid in _tree(root):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
+    return total
+
+
+def _tree(root: int) -> list[int]:
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            children = []
+        todo += [int(c) for c in children]
+    return found
+
+
+def freshness(args: argparse.Namespace) -> dict:
+    """Benchmark 10's child: its own stack with Airflow's services, the sample deliveries through once
+    (so that the datasets exist on CKAN), then ``args.runs`` deliveries of ``args.rows`` rows, each
+    followed to CKAN; then Airflow's CPU use over ``args.idle_s`` seconds with nothing arriving."""
+    from demo.samples import deliver_samples
+    from kho.catalog import catalog
+    from kho.operations import stack
+    from kho.operations.airflow_api import Airflow
+    from kho.settings import settings
+
+    s = settings()
+    stack.up(s, echo=lambda m: print(f"starting {m}", flush=True))
+    api = Airflow(s)
+    try:
+        _wait_for_dag(api, f"land__{HERITAGE}")
+        since = datetime.now(UTC)
+        deliver_samples(HERITAGE, s)
+        warm = timed_pipeline([HERITAGE], s, since)
+        runs = [one_delivery(s, api, args.rows, edition) for edition in range(1, args.runs + 1)]
+        time.sleep(30)  # let the last runs' processes end
+        before, started = airflow_cpu_seconds(s), time.perf_counter()
+        time.sleep(args.idle_s)
+        used, wall = airflow_cpu_seconds(s) - before, time.perf_counter() - started
+    finally:
+        if not args.keep:
+            stack.down(s)
+    return {
+        "datasets": len(catalog().datasets),
+        "warm_ok": warm["ok"],
+        "runs": runs,
+        "idle": {"seconds": round(wall, 1), "cpu_seconds": round(used, 2), "share_of_one_core": used / wall},
+    }
