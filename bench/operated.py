@@ -182,9 +182,9 @@ def one_delivery(s, api, rows: int, edition: int, timeout: float = 1800) -> dict
             "landing": land["land"]["seconds"],
             "raw check": land["validate_raw"]["seconds"],
             "hand-over to the warehouse DAG": (
-                _when(wh["reset_incremental_models"]["start"]) - _when(land["validate_raw"]["end"])
+                _when(wh["prepare"]["start"]) - _when(land["validate_raw"]["end"])
             ).total_seconds(),
-            "dbt": (wh["reset_incremental_models"]["seconds"] or 0) + (wh["dbt_build"]["seconds"] or 0),
+            "dbt": (wh["prepare"]["seconds"] or 0) + (wh["dbt_build"]["seconds"] or 0),
             "mart check": wh["validate_mart"]["seconds"],
             "publishing": wh["publish"]["seconds"],
         },

@@ -3,7 +3,8 @@ lineage of its raw table in dbt (the shared models it needs, its own models and 
 check its mart and publish it to CKAN if its quality gate passed.
 
 A dataset's failing model, test or gate fails its own run only: its neighbours are built, checked and
-published by theirs. The dbt builds share one pool slot ("dbt"), so two never rebuild a shared model at once.
+published by theirs. The lineages share no model (tests/unit/test_dbt_governance.py), so their builds run
+side by side, as many at once as the "dbt" pool has slots; the shared models they read are built first.
 Why it works this way: docs/design.md.
 """
 
@@ -52,13 +53,13 @@ def build_warehouse_dag(ds: Dataset):
         },
     )
     def warehouse_dataset():
-        @task(retries=0, execution_timeout=SHORT_TIMEOUT, pool=DBT_POOL)
-        def reset_incremental_models() -> list[str]:
+        @task(retries=0, execution_timeout=SHORT_TIMEOUT)
+        def prepare() -> dict:
             """Incremental models whose code, contract or reference data changed are dropped, to be built
-            whole by the build that follows (kho/conforming/incremental.py)."""
-            from kho.conforming.incremental import reset_changed
+            whole; the shared models are built if missing or changed (kho/conforming/shared.py)."""
+            from kho.conforming.shared import prepare as prepare_warehouse
 
-            return reset_changed()
+            return prepare_warehouse()
 
         build = DbtBuildLocalOperator(
             task_id="dbt_build",
@@ -75,9 +76,10 @@ def build_warehouse_dag(ds: Dataset):
             install_deps=False,
             retries=0,
             pool=DBT_POOL,
+            emit_datasets=False,  # the dataset's raw Asset is what the DAGs are scheduled on
             execution_timeout=DBT_TIMEOUT,
         )
-        reset_incremental_models() >> build
+        prepare() >> build
         if ds.publish is None:
             return
 

@@ -36,10 +36,9 @@ def dbt_env(s: Settings | None = None) -> dict[str, str]:
 
 
 def lineage_selection(ds) -> list[str]:
-    """The dbt selection a dataset's warehouse run builds: everything downstream of its raw table, and the
-    shared (platform) models that lineage reads. A neighbour's own models are not in it."""
-    source = f"source:{ds.agency}.{ds.raw_table}"
-    return [f"{source}+", f"@{source},group:platform"]
+    """The dbt selection a dataset's warehouse run builds: everything downstream of its raw table. The
+    shared models it reads are built before (kho.conforming.shared); a neighbour's models are not in it."""
+    return [f"source:{ds.agency}.{ds.raw_table}+"]
 
 
 def run_dbt(args: list[str], s: Settings | None = None, check: bool = True) -> subprocess.CompletedProcess:

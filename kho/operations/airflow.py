@@ -16,8 +16,8 @@ DATABASE = "airflow"
 ADMIN = "kho_admin"
 # The components `kho up` runs (airflow <component>), each a supervised program.
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
-# Pools the DAGs use: the warehouse DAGs' dbt builds take turns (two would rebuild a shared model at once).
-POOLS = {"dbt": (1, "dbt builds of the warehouse DAGs, one at a time")}
+# Pools the DAGs use: as many warehouse DAGs' dbt builds at once as this machine has cores.
+POOLS = {"dbt": (os.cpu_count() or 2, "dbt builds of the warehouse DAGs running at once")}
 
 
 def _private(path: Path, text: str) -> None:

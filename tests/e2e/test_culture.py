@@ -69,7 +69,7 @@ def test_warehouse_builds_checks_and_publishes_both(runs):
     for ds_id in MODELS:
         # each dataset's own warehouse DAG: the build of its lineage, its mart's checks, its publication
         assert states[f"warehouse__{ds_id}"] == {
-            "reset_incremental_models": "success",
+            "prepare": "success",
             "dbt_build": "success",
             "validate_mart": "success",
             "publish": "success",

@@ -693,3 +693,21 @@ def test_the_evaluator_rules_find_each_offence():
     # a constraint counts as the not_null of a unique column
     manifest["nodes"]["model.kho.fct_three"]["columns"]["id"]["constraints"] = [{"type": "not_null"}]
     assert "fct_three" not in primary_key_offenders(manifest)
+
+
+def test_no_model_is_in_two_datasets_lineages(manifest):
+    """Each dataset's warehouse DAG builds its raw table's lineage, side by side with the others: a model
+    downstream of two datasets' raw tables would be built by two runs at once. (A shared model belongs in
+    the platform group, built before the lineages.)"""
+    owners: dict[str, list[str]] = {}
+    for source_id, source in manifest["sources"].items():
+        seen, todo = set(), [source_id]
+        while todo:
+            for child in manifest["child_map"].get(todo.pop(), []):
+                if child.startswith("model.") and child not in seen:
+                    seen.add(child)
+                    todo.append(child)
+        for model in seen:
+            owners.setdefault(model, []).append(source["name"])
+    shared = {m: sorted(o) for m, o in owners.items() if len(o) > 1}
+    assert shared == {}
