@@ -5,8 +5,10 @@ script then does what ``kho up`` does for the embedded default, minus starting a
 
 1. refuses to go on while a value from ``deploy/kho.env.example`` (``change-me...``) is still in use;
 2. creates Kho's state directories under ``KHO_HOME`` (inbox, archive, logs);
-3. creates Kho's bookkeeping schema ``kho_meta`` in the warehouse database (idempotent);
-4. compiles the dbt manifest (``dbt parse``) that the warehouse DAG is built from.
+3. prepares the warehouse as ``kho up`` does (``kho.operations.stack.prepare_warehouse``): the bookkeeping
+   schema ``kho_meta``, a raw table per dataset, the dbt manifest, the reference seeds, and the agency
+   roles and grants that the dbt models' grants name;
+4. creates the Airflow pools the DAGs use (``dbt``).
 
 Every step is idempotent: running it again changes nothing that is already in place.
 """
@@ -29,26 +31,22 @@ def main() -> int:
         )
         return 1
 
-    import psycopg
-
-    from kho.conforming.dbt import run_dbt
-    from kho.meta import ensure_meta_schema
+    from kho.errors import KhoError
+    from kho.operations.airflow import ensure_pools
+    from kho.operations.stack import prepare_warehouse
     from kho.settings import settings
 
     s = settings()
     for directory in (s.home, s.run_dir, s.log_dir, s.archive_dir, s.inbox_dir):
         directory.mkdir(parents=True, exist_ok=True)
     print(f"kho-init: state in {s.home}, repository at {s.repo}")
-
-    with psycopg.connect(s.warehouse_url) as conn:
-        ensure_meta_schema(conn)
-    print("kho-init: warehouse schema kho_meta is in place")
-
-    parse = run_dbt(["parse", "--quiet"], s=s, check=False)
-    if parse.returncode != 0:
-        print(f"kho-init: dbt parse failed:\n{parse.stdout[-3000:]}{parse.stderr[-3000:]}", file=sys.stderr)
-        return parse.returncode
-    print("kho-init: dbt manifest compiled")
+    try:
+        prepare_warehouse(s, echo=lambda m: print(f"kho-init: {m}", flush=True))
+        ensure_pools()
+    except KhoError as exc:
+        print(f"kho-init: {exc}", file=sys.stderr)
+        return 1
+    print("kho-init: warehouse, roles and grants, and Airflow's pools are in place")
     return 0
 
 

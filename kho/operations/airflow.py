@@ -157,17 +157,22 @@ def migrate(s: Settings | None = None) -> None:
     )
     if result.returncode != 0:
         raise services.ServiceError(f"airflow db migrate failed:\n{result.stderr[-2000:]}")
+    ensure_pools(airflow_bin(s), {**os.environ, **airflow_env(s)})
+    stamp.write_text(version)
+
+
+def ensure_pools(airflow: str = "airflow", env: dict[str, str] | None = None) -> None:
+    """Create or update the pools the DAGs use (``airflow pools set``), in the Airflow ``env`` names."""
     for pool, (slots, description) in POOLS.items():
         result = subprocess.run(
-            [airflow_bin(s), "pools", "set", pool, str(slots), description],
-            env={**os.environ, **airflow_env(s)},
+            [airflow, "pools", "set", pool, str(slots), description],
+            env=env,
             umask=PRIVATE_UMASK,
             capture_output=True,
             text=True,
         )
         if result.returncode != 0:
             raise services.ServiceError(f"airflow pools set {pool} failed:\n{result.stderr[-2000:]}")
-    stamp.write_text(version)
 
 
 def _version_marker(s: Settings) -> str:

@@ -35,10 +35,6 @@ def up(
     services.ensure_database("kho", s=s)
     for database in ("postgres", "template1"):  # the warehouse's readers connect to the warehouse only
         services.restrict_database(database, s=s)
-    with psycopg.connect(s.warehouse_url) as conn:
-        ensure_meta_schema(conn)
-        for ds in catalog().datasets.values():  # dbt's sources exist before the first delivery
-            ensure_raw_table(conn, ds)
     echo("Redis ...")
     services.start_redis(s)
     echo("CKAN ...")
@@ -46,13 +42,7 @@ def up(
     ckan_url = ckan_server.start(s)
     echo("Airflow metadata database ...")
     airflow.migrate(s)
-    echo("dbt manifest ...")
-    parse = run_dbt(["parse", "--quiet"], s=s, check=False)
-    if parse.returncode != 0:
-        raise services.ServiceError(f"dbt parse failed:\n{parse.stdout[-2000:]}{parse.stderr[-2000:]}")
-    echo("dbt reference seeds ...")
-    load_seeds(s)
-    access.apply(s)  # agency roles and grants (kho/conforming/access.py), after the manifest it reads
+    prepare_warehouse(s, echo)
     values = {
         "KHO_CKAN_URL": ckan_url,
         "KHO_CKAN_API_TOKEN_FILE": str(ckan_server.token_file(s)),
@@ -79,6 +69,24 @@ def up(
             f"{airflow.admin_password(s)} (kept in {airflow.passwords_file(s)})"
         )
     return values
+
+
+def prepare_warehouse(s: Settings, echo=print) -> None:
+    """The warehouse's side of Kho, in place and current: the bookkeeping schema, a raw table per catalog
+    dataset (dbt's sources exist before the first delivery), the dbt manifest, the reference seeds, and the
+    agency roles and grants. Idempotent; `kho up` and docker-compose's airflow-init both run it."""
+    with psycopg.connect(s.warehouse_url) as conn:
+        ensure_meta_schema(conn)
+        for ds in catalog().datasets.values():
+            ensure_raw_table(conn, ds)
+    echo("dbt manifest ...")
+    parse = run_dbt(["parse", "--quiet"], s=s, check=False)
+    if parse.returncode != 0:
+        raise services.ServiceError(f"dbt parse failed:\n{parse.stdout[-2000:]}{parse.stderr[-2000:]}")
+    echo("dbt reference seeds ...")
+    load_seeds(s)
+    echo("agency roles and grants ...")
+    access.apply(s)  # kho/conforming/access.py, after the manifest it reads
 
 
 def start_airflow(s: Settings, executor: str | None = None, workers: int | None = None) -> None:
