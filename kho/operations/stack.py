@@ -104,8 +104,26 @@ def start_airflow(s: Settings, executor: str | None = None, workers: int | None 
     for name, (command, env, cwd) in wanted.items():
         supervisor.add_program(s, name, command, env=env, cwd=cwd)
     supervisor.apply(s)
-    services.wait_for_port(
-        s.airflow_port, "Airflow's API server", timeout=300, log=s.log_dir / "airflow-api-server.log"
+    wait_for_api(s)
+
+
+def wait_for_api(s: Settings, timeout: float = 300.0) -> None:
+    """Until Airflow's API server answers its health check (a listening port alone is not enough: under
+    load it binds well before it serves)."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{s.airflow_api_url}/api/v2/monitor/health", timeout=10) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(1)
+    raise services.ServiceError(
+        f"Airflow's API server did not answer within {timeout:.0f} s; see {s.log_dir / 'airflow-api-server.log'}"
     )
 
 
