@@ -35,8 +35,17 @@ def dbt_env(s: Settings | None = None) -> dict[str, str]:
     }
 
 
-def run_dbt(args: list[str], s: Settings | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def run_dbt(
+    args: list[str], s: Settings | None = None, check: bool = True, sync: bool = True
+) -> subprocess.CompletedProcess:
+    """Run dbt in its environment. First, the project's files that follow from the catalog are brought in
+    line with it (:func:`kho.conforming.sync.ensure_synced`: a digest comparison when nothing changed), so
+    that no one has to remember a sync step after adding or changing a dataset."""
     s = s or settings()
+    if sync:
+        from kho.conforming.sync import ensure_synced
+
+        ensure_synced(s, echo=lambda m: None)
     return subprocess.run(
         [dbt_executable(s), *args],
         cwd=project_dir(s),
