@@ -38,6 +38,7 @@ import yaml
 
 from kho.catalog import CATALOG_DIR, Catalog, Dataset, load_catalog
 from kho.conforming.access import OPEN_READER, PLATFORM_GROUP, ModelAccess, agency_role, model_access
+from kho.conforming.project import dbt_process
 from kho.errors import KhoError
 from kho.settings import REPO, Settings, settings
 
@@ -326,9 +327,7 @@ def replace_block(text: str, name: str, body: list[str]) -> str:
 
 def parse(target: Path, s: Settings | None = None) -> dict:
     """``dbt parse`` of the project as it is on disk, into ``target``; the manifest."""
-    from kho.conforming.dbt import run_dbt
-
-    result = run_dbt(["parse", "--quiet", "--target-path", str(target)], s=s, check=False, sync=False)
+    result = dbt_process(["parse", "--quiet", "--target-path", str(target)], s=s, check=False)
     if result.returncode != 0:
         raise SyncError(f"dbt parse failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
     return json.loads((target / "manifest.json").read_text(encoding="utf-8"))
