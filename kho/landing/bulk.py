@@ -26,7 +26,7 @@ from psycopg import sql
 from kho.catalog import Column, Dataset
 from kho.errors import DeliveryError
 from kho.landing import decode
-from kho.landing.areas import check_name
+from kho.landing.areas import check_name, dataset_scope
 from kho.landing.readers.csv_reader import UTF16_BOMS, LineGuard, csv_rows, decoded_lines, sniff_delimiter
 from kho.landing.readers.tabular import (
     FOOTNOTE,
@@ -340,7 +340,7 @@ def _convert(
         if column.required:
             failing.append((pc.is_null(value), f"required column '{column.name}' is empty"))
         if column.match:
-            keys[column.name], unknown = _match(value, names[column.name])
+            keys[column.name], unknown = _match(value, names[column.name], dataset_scope(ds))
             failing.append((pc.is_valid(unknown), unknown))
         for mask, text in failing:
             if not pc.any(mask).as_py():
@@ -449,10 +449,10 @@ def _typed(value: pa.Array, column: Column, ds: Dataset) -> pa.Array:
     return value
 
 
-def _match(value: pa.Array, match: str) -> tuple[pa.Array, pa.Array]:
-    """(name keys, unknown-name reasons) of a column, one computation per distinct name."""
+def _match(value: pa.Array, match: str, scope: tuple[str, ...] | None) -> tuple[pa.Array, pa.Array]:
+    """(name keys, unknown-name or out-of-scope reasons) of a column, one computation per distinct name."""
     encoded = pc.dictionary_encode(value)
-    found = [check_name(match, v) for v in encoded.dictionary.to_pylist()]
+    found = [check_name(match, v, scope) for v in encoded.dictionary.to_pylist()]
     if any(not key for key, _ in found):
         raise Fallback("a name with an empty key")  # the text COPY would read it as a null
     keys = pa.array([k for k, _ in found], pa.string())

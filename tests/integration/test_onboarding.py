@@ -81,7 +81,11 @@ def onboarded(stack, warehouse, tmp_path_factory):
     assert new.returncode == 0, new.stdout + new.stderr
     landed = kho("land", DATASET, str(SAMPLE))
     assert landed.returncode == 0, landed.stdout + landed.stderr
-    built = dbt("build", "--select", f"+{MART}", "dim_admin_unit", "--exclude", "resource_type:seed")
+    # cautious: the tests of other marts that point at dim_admin_unit are not this dataset's
+    built = dbt(
+        "build", "--select", f"+{MART}", "dim_admin_unit", "--exclude", "resource_type:seed",
+        "--indirect-selection", "cautious",
+    )  # fmt: skip
     assert built.returncode == 0, built.stdout + built.stderr
     yield {"repo": repo, "new": new, "landed": landed, "kho": kho}
     cleanup()
@@ -176,3 +180,29 @@ def test_validate_names_a_suite_column_the_mart_lacks_and_the_fix(onboarded):
         in result.stderr
     )
     assert "rename it or remove the expectation" in result.stderr
+
+
+def test_an_address_outside_the_scope_is_quarantined_at_landing(onboarded, warehouse):
+    revised = DATA / "danh_muc_di_tich_2026_bo_sung.csv"
+    result = onboarded["kho"]("land", DATASET, str(revised))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "13 rows delivered, 12 landed, 1 quarantined" in result.stdout
+    rows = warehouse.execute(
+        "select source_file, source_row, column_name, reason from kho_meta.quarantine where dataset = %s",
+        [DATASET],
+    ).fetchall()
+    assert rows == [
+        (
+            revised.name,
+            14,
+            "dia_chi",
+            "expected a place within the dataset's scope (Tỉnh Tuyên Quang (08)), found province Tỉnh Cà Mau"
+            " (96) in 'ấp 3, xã Tân Hưng, tỉnh Cà Mau'",
+        )
+    ]
+    landed = warehouse.execute(
+        sql.SQL("select count(*) from {} where ma_di_tich = 'DT-TQ-013'").format(
+            sql.Identifier(f"raw_{AGENCY}", DATASET)
+        )
+    ).fetchone()
+    assert landed == (0,)
