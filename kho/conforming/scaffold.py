@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
@@ -401,6 +402,11 @@ def _yml(data: dict) -> str:
     return yaml.dump(data, Dumper=Dumper, allow_unicode=True, sort_keys=False, width=110)
 
 
+def _comment(text: str) -> str:
+    """SQL comment lines within sqlfluff's line length."""
+    return "".join(f"-- {line}\n" for line in textwrap.wrap(" ".join(text.split()), 100))
+
+
 def _sql_list(names: list[str], indent: int = 8) -> str:
     pad = " " * indent
     return ",\n".join(f"{pad}{n}" for n in names)
@@ -416,8 +422,10 @@ def staging_files(ds: Dataset) -> dict[str, str]:
     body = ",\n".join(f"        {c}" if "--" not in c else f"        {c}" for c in cols)
     # a trailing comment must follow its comma
     body = re.sub(r"(\S+)  -- personal data,", r"\1,  -- personal data", body)
-    sql = f"""-- {ds.title_en}: every load of {ds.raw_schema}.{ds.raw_table}, renamed (written by `kho dataset new`).
-with
+    head = _comment(
+        f"{ds.title_en}: every load of {ds.raw_schema}.{ds.raw_table}, renamed (written by `kho dataset new`)."
+    )
+    sql = f"""{head}with
 
 source as (
 
@@ -580,9 +588,13 @@ def intermediate_files(ds: Dataset) -> dict[str, str]:
         columns += [a.rpartition(" as ")[2] for a in added]
         previous = f"{c.name}_matched"
     sql = (
-        f"-- {ds.title_en}: each {key.name} as the latest delivery listing it, without personal data;\n"
-        "-- communes and addresses matched within the dataset's scope (written by `kho dataset new`).\n"
-        "with\n\n" + ",\n\n".join(ctes) + f"\n\nselect * from {previous}\n"
+        _comment(
+            f"{ds.title_en}: each {key.name} as the latest delivery listing it, without personal data;"
+            " communes and addresses matched within the dataset's scope (written by `kho dataset new`)."
+        )
+        + "with\n\n"
+        + ",\n\n".join(ctes)
+        + f"\n\nselect * from {previous}\n"
     )
     docs = []
     for col, _kind, vi, en, c in open_columns(ds):
@@ -611,9 +623,11 @@ def mart_files(ds: Dataset) -> dict[str, str]:
     key = next(c for c in ds.columns if c.key)
     cols = open_columns(ds)
     sql = (
-        f"-- {ds.title_en}: the shared table (published once the catalog says open). Columns listed one by one:\n"
-        "-- personal data never reaches it (written by `kho dataset new`).\n"
-        "with\n\n"
+        _comment(
+            f"{ds.title_en}: the shared table (published once the catalog says open). Columns listed one by"
+            " one: personal data never reaches it (written by `kho dataset new`)."
+        )
+        + "with\n\n"
         f"latest as (\n\n    select * from {{{{ ref('int_{ds.id}__latest') }}}}\n\n),\n\n"
         f"final as (\n\n    select\n{_sql_list([c[0] for c in cols])}\n    from latest\n\n)\n\n"
         "select * from final\n"
