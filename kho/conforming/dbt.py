@@ -47,6 +47,60 @@ def run_dbt(args: list[str], s: Settings | None = None, check: bool = True) -> s
     )
 
 
+class DbtSession:
+    """dbt commands through one long-lived process of Kho's dbt environment (``dbt_runner.py``: dbt's
+    programmatic runner). The first command pays for starting Python, importing dbt and reading the project;
+    the next ones do not, and after a ``parse`` they reuse its manifest instead of parsing again (run
+    ``parse`` anew when the project's files change). Commands run one at a time, in ``project_dir``.
+
+        with DbtSession(s) as dbt:
+            dbt.run(["parse", "--quiet"])
+            dbt.run(["run", "--select", "+fct_crop_production_commune"])
+    """
+
+    def __init__(self, s: Settings | None = None):
+        self.s = s or settings()
+        python = Path(dbt_executable(self.s)).parent / "python"
+        self.process = subprocess.Popen(
+            [str(python), "-P", str(Path(__file__).with_name("dbt_runner.py"))],
+            cwd=project_dir(self.s),
+            env={**os.environ, **dbt_env(self.s)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess:
+        """One dbt command, as :func:`run_dbt` would run it (returncode 0 or 1; dbt's output as stdout)."""
+        if self.process.poll() is not None:
+            raise KhoError(f"the dbt process ended (exit status {self.process.returncode})")
+        self.process.stdin.write(json.dumps(args) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise KhoError(f"the dbt process ended during dbt {' '.join(args)}")
+        answer = json.loads(line)
+        done = subprocess.CompletedProcess(["dbt", *args], 0 if answer["ok"] else 1, answer["output"], "")
+        if check and done.returncode:
+            raise KhoError(f"dbt {' '.join(args)} failed:\n{done.stdout[-3000:]}")
+        return done
+
+    def close(self) -> None:
+        if self.process.stdin and not self.process.stdin.closed:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> DbtSession:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def manifest_path(s: Settings | None = None):
     return (s or settings()).dbt_manifest
 
