@@ -139,6 +139,26 @@ def decoded_blocks(read: Read, encoding: str, dataset: str = "", file: str = "")
     return _decode_blocks(read, encoding, dataset, file, None)
 
 
+def utf8_blocks(read: Read, encoding: str, dataset: str = "", file: str = "") -> Iterator[bytes]:
+    """What :func:`decoded_blocks` gives, as UTF-8 bytes: a UTF-8 block already in NFC (the usual delivery)
+    is passed on as it came, without encoding its text again."""
+    codec = _codec(encoding)
+    for line, offset, block in _line_blocks(read):
+        if offset == 0 and block.startswith(BOM) and codec in ("utf-8", "utf-8+tcvn3"):
+            block, offset = block[len(BOM) :], len(BOM)
+        if codec == "utf-8" and block.isascii():
+            _refuse_nul(block, line, offset, dataset, file)
+            yield block  # ASCII is UTF-8 and NFC already
+            continue
+        _refuse_nul(block, line, offset, dataset, file)
+        try:
+            text = block.decode(codec)
+        except UnicodeDecodeError as exc:
+            raise DeliveryError(_undecodable(block, exc, line, offset, encoding, dataset, file)) from None
+        nfc = _nfc(text)
+        yield block if codec == "utf-8" and nfc is text else nfc.encode("utf-8")
+
+
 def reads_badly(word: str) -> bool:
     """The text has a word with a letter beyond ASCII that is not Vietnamese (or a stray symbol)."""
     return _piece_words(word).bad > 0
