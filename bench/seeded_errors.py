@@ -643,6 +643,7 @@ def evaluate_in_parallel(
     """The same evaluation in ``workers`` processes, each on whole datasets (a dataset's targets share its raw
     table), after one dbt build of every mart's upstream models. Validations still take turns (GX's project
     lock); landing, dbt and the rest overlap. The verdicts are those of one process, in the targets' order."""
+    import os
     import subprocess
 
     datasets = list(dict.fromkeys(t.dataset for t in targets))
@@ -676,6 +677,7 @@ def evaluate_in_parallel(
                 *(a for d in group for a in ("--dataset", d)),
             ],
             cwd=REPO,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},  # each verdict logged as it comes
         )  # fmt: skip
         for group, part in zip(groups, parts, strict=True)
     ]
