@@ -29,3 +29,13 @@ done
 # The project's own code, editable, without touching the pinned dependencies.
 VIRTUAL_ENV="$PWD/.kho/venvs/main" "$uv" pip install --quiet --no-deps -e .
 VIRTUAL_ENV="$PWD/.kho/venvs/ckan" "$uv" pip install --quiet --no-deps -e ./ckanext-kho
+# axe-core, the accessibility engine the browser test injects into the portal's pages (npm, pinned;
+# skipped without npm: the browser test then says so and fails its accessibility check).
+AXE_VERSION=4.14.1
+axe="$PWD/.kho/node/axe-core-$AXE_VERSION"
+if [ ! -f "$axe/axe.min.js" ] && command -v npm >/dev/null; then
+  echo "kho: fetching axe-core $AXE_VERSION from the npm registry"
+  mkdir -p "$axe"
+  tarball="$(cd "$axe" && npm pack --silent "axe-core@$AXE_VERSION")"
+  tar -xzf "$axe/$tarball" -C "$axe" --strip-components=1 && rm "$axe/$tarball"
+fi

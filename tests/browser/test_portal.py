@@ -32,6 +32,9 @@ pytest_plugins = ["tests.integration.conftest_ckan"]
 
 CHROMIUM = os.environ.get("KHO_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = REPO / "artifacts" / "browser"
+AXE = REPO / ".kho" / "node" / "axe-core-4.14.1" / "axe.min.js"  # scripts/install.sh fetches it (npm)
+# What a person would see as a leftover of stock CKAN or an untranslated page, in Vietnamese
+STOCK_TEXT = ("420 x 220", "Đây là khu vực mô tả", "Search data", "E.g. environment", "Powered by")
 
 pytestmark = [
     pytest.mark.e2e,
@@ -163,6 +166,21 @@ def walk_through(browser, ckan_site, warehouse, crop: Published, prices: Publish
     assert browser.evaluate("document.documentElement.lang") == "vi"
     assert "Cổng dữ liệu mở" in browser.evaluate("document.title")
     browser.screenshot(shots / "01_home.png")
+    home = browser.evaluate("document.body.innerText")
+    for stock in STOCK_TEXT:
+        assert stock not in home, f"the home page still shows {stock!r}"
+    # the province's logo, themes with icons (every dataset in one), counts, latest updates
+    assert browser.evaluate("document.querySelector('.kho-logo img').getAttribute('src')").endswith(
+        "/kho/logo.svg"
+    )
+    themes = browser.evaluate(
+        "[...document.querySelectorAll('.kho-themes li')].map(li => [li.innerText, !!li.querySelector('img')])"
+    )
+    assert "Nông nghiệp" in " ".join(text for text, _ in themes)
+    assert themes and all(icon for _, icon in themes)
+    assert "Mới cập nhật" in home and "Chủ đề" in home and "bộ dữ liệu" in home
+    assert crop.dataset.title_vi in home  # featured or just updated
+    assert_accessible(browser, "home")
 
     # search with diacritics from the home page's search box
     browser.type_into("input[name=q]", "lúa")
@@ -172,6 +190,7 @@ def walk_through(browser, ckan_site, warehouse, crop: Published, prices: Publish
     browser.wait_for(f"!!document.querySelector('a[href$=\"/dataset/{name}\"]')")
     assert crop.dataset.title_vi in browser.evaluate("document.body.innerText")
     browser.screenshot(shots / "02_search_lua.png")
+    assert_accessible(browser, "search")
 
     # the dataset page: Vietnamese title and description, the agency
     browser.click_and_wait(f'a[href$="/dataset/{name}"]')
@@ -179,6 +198,12 @@ def walk_through(browser, ckan_site, warehouse, crop: Published, prices: Publish
     assert crop.dataset.title_vi in text
     assert catalog().agencies[crop.dataset.agency].name_vi in text
     browser.screenshot(shots / "03_dataset.png")
+    # fields as labels with readable values (the scheming schema), never vocabulary IRIs or JSON
+    for label, value in (("Tần suất cập nhật", "Hằng năm"), ("Ngôn ngữ", "Tiếng Việt")):
+        assert label in text and value in text
+    assert "publications.europa.eu" not in text and '["http' not in text
+    assert "Nông nghiệp" in text  # its theme
+    assert_accessible(browser, "dataset")
 
     # the resource page shows the DataStore rows in the preview table
     browser.click_and_wait(f'a[href*="/resource/{crop.resource_id}"]')
@@ -194,6 +219,7 @@ def walk_through(browser, ckan_site, warehouse, crop: Published, prices: Publish
     )
     assert preview_rows > 0
     browser.screenshot(shots / "04_resource_preview.png")
+    assert_accessible(browser, "resource")
 
     # the CSV download holds exactly the warehouse's rows
     downloaded = browser.download(f'a[href*="/resource/{crop.resource_id}/download/"]')
@@ -213,3 +239,26 @@ def walk_through(browser, ckan_site, warehouse, crop: Published, prices: Publish
     browser.wait_for(f"!!document.querySelector('a[href$=\"/dataset/{prices_name}\"]')")
     assert prices.dataset.title_vi in browser.evaluate("document.body.innerText")
     browser.screenshot(shots / "05_search_gia_vat_lieu.png")
+
+    # English works as the second language
+    browser.open(ckan_site.url + "/en/")
+    assert browser.evaluate("document.documentElement.lang") == "en"
+    english = browser.evaluate("document.body.innerText")
+    assert "Themes" in english and "Latest updates" in english
+    browser.screenshot(shots / "06_home_en.png")
+    browser.open(f"{ckan_site.url}/en/dataset/{name}")
+    english = browser.evaluate("document.body.innerText")
+    assert "Update frequency" in english and "Annual" in english and "Vietnamese" in english
+    browser.screenshot(shots / "07_dataset_en.png")
+
+
+def assert_accessible(browser, page: str) -> None:
+    """axe-core on the page as it is: no serious or critical violation."""
+    assert AXE.exists(), f"{AXE} is missing: run scripts/install.sh (it fetches axe-core with npm)"
+    browser.evaluate(AXE.read_text(encoding="utf-8"))
+    found = browser.evaluate(
+        """axe.run(document, {resultTypes: ['violations']}).then(r => r.violations
+            .filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', ')))"""
+    )
+    assert found == [], f"axe-core on the {page} page: {found}"
