@@ -48,7 +48,9 @@ def test_twenty_people_read_the_portal_at_once(ckan_site, mart):
         times = []
         for view in range(VIEWS):
             started = time.perf_counter()
-            with urllib.request.urlopen(ckan_site.url + pages[(seed + view) % len(pages)], timeout=30) as resp:
+            with urllib.request.urlopen(
+                ckan_site.url + pages[(seed + view) % len(pages)], timeout=30
+            ) as resp:
                 resp.read()
                 assert resp.status == 200
             times.append(time.perf_counter() - started)
