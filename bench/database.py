@@ -37,8 +37,9 @@ def fresh(database: str, home: Path | None = None) -> DatabaseSettings:
     current = settings()
     start_postgres(current)
     values = {f.name: getattr(current, f.name) for f in fields(Settings)}
-    if home is not None:
+    if home is not None:  # a scratch home on the same server: reach it with the server's own URL (password)
         values["home"] = home
+        values["external_postgres"] = current.postgres_admin_url
     s = DatabaseSettings(**values, database=database)
     drop(s)
     with psycopg.connect(s.database_url("postgres"), autocommit=True) as conn:

@@ -13,6 +13,12 @@ from airflow.sdk import dag, task
 from flow.assets import raw_asset
 from kho.catalog import Dataset, catalog
 
+# Every task has an execution timeout. Fetching: the catalog's source.deadline_s, after which the
+# connector gives up by itself with a clear error, and a margin. Landing and checking: these defaults.
+LAND_TIMEOUT = timedelta(hours=2)
+VALIDATE_TIMEOUT = timedelta(minutes=30)
+FETCH_MARGIN = timedelta(minutes=2)
+
 
 def build_land_dag(ds: Dataset):
     @dag(
@@ -30,12 +36,14 @@ def build_land_dag(ds: Dataset):
             "retry_delay": timedelta(minutes=1),
             "retry_exponential_backoff": True,
             "max_retry_delay": timedelta(minutes=30),
+            "execution_timeout": LAND_TIMEOUT,
         },
     )
     def land_dataset():
         @task(outlets=[raw_asset(ds.id)])
         def land() -> list[dict]:
-            """Land every delivery waiting in the inbox (a delivery already landed is skipped)."""
+            """Land every complete delivery waiting in the inbox (a delivery already landed is skipped). A file
+            that cannot be landed now stays in the inbox; if nothing landed, the task fails and is retried."""
             from airflow.sdk.exceptions import AirflowSkipException
 
             import flow
@@ -43,26 +51,30 @@ def build_land_dag(ds: Dataset):
             reports = flow.land(ds.id)
             for r in reports:
                 print(f"{r['dataset']}: {r['source_file']}: {r['status']} {r.get('error') or ''}")
+            failed = flow.failed(reports)
+            if failed and not any(r["status"] == "landed" for r in reports):
+                raise RuntimeError("deliveries not landed now:\n" + "\n".join(failed))
             if all(r["status"] == "skipped" for r in reports):
                 raise AirflowSkipException("no new delivery")
             return reports
 
-        @task(retries=0)
+        @task(retries=0, execution_timeout=VALIDATE_TIMEOUT)
         def validate_raw(reports: list[dict]) -> list[dict]:
-            """Great Expectations on each new load; refused deliveries fail the run after the rest landed."""
-            from flow import data_docs, refused, validate
+            """Great Expectations on each new load; refused deliveries, and those left in the inbox for the
+            next run, fail the run after the rest landed."""
+            from flow import data_docs, failed, refused, validate
 
             results = [validate(ds.id, "raw", r["load_id"]) for r in reports if r["status"] == "landed"]
             data_docs(results)
-            problems = refused(reports)
+            problems = refused(reports) + failed(reports)
             if problems:
-                raise ValueError("refused deliveries:\n" + "\n".join(problems))
+                raise ValueError("refused or not landed deliveries:\n" + "\n".join(problems))
             return results
 
         landed = land()
         if ds.source.kind != "inbox":
 
-            @task
+            @task(execution_timeout=timedelta(seconds=ds.source.deadline_s) + FETCH_MARGIN)
             def fetch() -> str | None:
                 """Pull the delivery from the agency's system into the inbox (kho/delivering)."""
                 from kho.delivering import fetch as fetch_delivery

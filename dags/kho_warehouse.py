@@ -20,6 +20,11 @@ from kho.conforming.dbt import dbt_env, dbt_executable, project_dir
 DATASETS = catalog().datasets
 PUBLISHED = [ds for ds in DATASETS.values() if ds.publish is not None]
 AGENCIES = sorted({ds.agency for ds in DATASETS.values()})
+# Every task has an execution timeout (the dbt builds of large facts take the longest).
+DBT_TIMEOUT = timedelta(hours=3)
+CHECK_TIMEOUT = timedelta(minutes=30)  # Great Expectations on a mart; Data Docs
+PUBLISH_TIMEOUT = timedelta(hours=1)
+SHORT_TIMEOUT = timedelta(minutes=15)  # incremental-model check, withdrawing stale datasets
 PROFILE = ProfileConfig(
     profile_name="kho", target_name="warehouse", profiles_yml_filepath=project_dir() / "profiles.yml"
 )
@@ -46,6 +51,7 @@ def dbt_build(group: str) -> DbtBuildLocalOperator:
         append_env=True,
         install_deps=False,
         retries=0,
+        execution_timeout=DBT_TIMEOUT,
     )
 
 
@@ -57,10 +63,15 @@ def dbt_build(group: str) -> DbtBuildLocalOperator:
     max_active_runs=1,
     tags=["warehouse", "dbt", "publish"],
     doc_md=__doc__,
-    default_args={"retries": 1, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True},
+    default_args={
+        "retries": 1,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "execution_timeout": CHECK_TIMEOUT,
+    },
 )
 def warehouse():
-    @task(retries=0)
+    @task(retries=0, execution_timeout=SHORT_TIMEOUT)
     def reset_incremental_models() -> list[str]:
         """Incremental models whose code, contract or reference data changed are dropped, to be built whole
         by the builds that follow (kho/conforming/incremental.py)."""
@@ -74,7 +85,7 @@ def warehouse():
     for build in builds.values():
         platform >> build
 
-    @task(retries=1)
+    @task(retries=1, execution_timeout=SHORT_TIMEOUT)
     def withdraw_stale() -> list[dict]:
         """Datasets removed from the catalog, or no longer open, leave public view (made private)."""
         from flow import withdraw
@@ -86,7 +97,7 @@ def warehouse():
     checks = []
     for ds in PUBLISHED:
 
-        @task(task_id=f"validate_mart__{ds.id}", retries=0)
+        @task(task_id=f"validate_mart__{ds.id}", retries=0, execution_timeout=CHECK_TIMEOUT)
         def validate_mart(dataset_id: str = ds.id) -> dict:
             """Great Expectations on the dataset's mart; the result is kept for the gate and `kho status`."""
             from airflow.sdk.exceptions import AirflowSkipException
@@ -99,7 +110,7 @@ def warehouse():
                 )
             return validate(dataset_id, "mart")
 
-        @task(task_id=f"publish__{ds.id}", retries=2)
+        @task(task_id=f"publish__{ds.id}", retries=2, execution_timeout=PUBLISH_TIMEOUT)
         def publish(result: dict, dataset_id: str = ds.id) -> dict:
             """Publish to CKAN if open and no critical expectation failed (raw or mart)."""
             from flow import publish
@@ -111,7 +122,7 @@ def warehouse():
         publish(checked)
         checks.append(checked)
 
-    @task(trigger_rule="all_done", retries=0)
+    @task(trigger_rule="all_done", retries=0, execution_timeout=CHECK_TIMEOUT)
     def data_docs() -> str:
         """The Data Docs pages of this run's mart validations (whichever ran), and the site's index."""
         from airflow.sdk import get_current_context

@@ -16,7 +16,7 @@ from demo.samples import deliver_samples
 from kho.catalog import catalog
 from kho.errors import KhoError
 from kho.operations import stack
-from kho.settings import Settings, settings
+from kho.settings import Settings, keep_private, settings
 
 out = Console(soft_wrap=True)
 
@@ -45,6 +45,7 @@ def run(s: Settings) -> bool:
 
 
 def main(argv: list[str]) -> int:
+    keep_private()  # as the `kho` command does: files 600, folders 700
     command = argv[0] if argv else "run"
     s = settings()
     try:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 import random
+import secrets
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,11 +17,12 @@ import psycopg
 from psycopg import sql
 
 from kho.operations import services
-from kho.settings import REPO, Settings, settings
+from kho.settings import REPO, Settings, settings, write_private
 
-# The demo portal's database and its read-only login (a province's own portal: KHO_PORTAL_URL).
+# The demo portal's database and its read-only login (a province's own portal: KHO_PORTAL_URL). Only the
+# demo creates them (``kho up`` does not); the login's password is generated, kept mode 600 under KHO_HOME.
 PORTAL_DEMO_DATABASE = "portal_demo"
-PORTAL_DEMO_READER = ("kho_reader", "kho_reader_demo")
+PORTAL_DEMO_READER = "kho_reader"
 
 VERSION = "kho portal demo v3"
 SCHEMA = "motcua"
@@ -107,12 +108,19 @@ CHANNELS = ("truc_tuyen", "truc_tiep", "buu_chinh")
 STATUSES = ("dang_xu_ly", "da_giai_quyet", "da_rut")
 
 
+def _reader_password(s: Settings) -> str:
+    path = s.home / "demo" / "portal_reader.password"
+    if not path.is_file():
+        write_private(path, secrets.token_urlsafe(24) + "\n")
+    return path.read_text(encoding="utf-8").strip()
+
+
 def reader_url(s: Settings | None = None) -> str:
     """The demo portal's database as its read-only login: what ``${KHO_PORTAL_URL}`` means in the demo."""
     s = s or settings()
     parts = urlsplit(s.database_url(PORTAL_DEMO_DATABASE))
-    user, password = PORTAL_DEMO_READER
-    return urlunsplit((parts.scheme, f"{user}:{password}@{parts.hostname}:{parts.port}", parts.path, "", ""))
+    netloc = f"{PORTAL_DEMO_READER}:{_reader_password(s)}@{parts.hostname}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def ensure(s: Settings | None = None) -> str:
@@ -120,8 +128,8 @@ def ensure(s: Settings | None = None) -> str:
     Kho where it is (``KHO_PORTAL_URL_FILE`` in ``services.env``, the URL in a mode-600 file); the URL."""
     s = s or settings()
     services.ensure_database(PORTAL_DEMO_DATABASE, s=s)
-    user, password = PORTAL_DEMO_READER
-    services.ensure_role(user, password=password, s=s)
+    user = PORTAL_DEMO_READER
+    services.ensure_role(user, password=_reader_password(s), s=s)
     with psycopg.connect(s.database_url(PORTAL_DEMO_DATABASE)) as conn:
         # Two callers at once (kho up and a test run): one builds, the other waits and finds it built.
         conn.execute("select pg_advisory_xact_lock(hashtext('demo.portal_db'))")
@@ -131,11 +139,7 @@ def ensure(s: Settings | None = None) -> str:
         if current is None or current[0] != VERSION:
             _build(conn)
         _grant_read_only(conn, user)
-    url_file = s.home / "demo" / "portal_url"
-    url_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(url_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(reader_url(s))
+    url_file = write_private(s.home / "demo" / "portal_url", reader_url(s))
     services.write_services_env(s, {"KHO_PORTAL_URL_FILE": str(url_file)})
     return reader_url(s)
 

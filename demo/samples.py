@@ -14,8 +14,9 @@ def deliver_samples(dataset_id: str, s: Settings | None = None) -> int:
     if not samples.is_dir():
         return 0
     inbox = s.inbox_dir / dataset_id
-    inbox.mkdir(parents=True, exist_ok=True)
+    inbox.mkdir(parents=True, exist_ok=True, mode=0o700)
     files = [f for f in sorted(samples.iterdir()) if f.is_file()]
     for f in files:
-        shutil.copy2(f, inbox / f.name)
+        shutil.copy2(f, inbox / f.name)  # the times too (the inbox lands oldest first), and the mode:
+        (inbox / f.name).chmod(0o600)  # a delivery is the owner's alone, whatever the repository's mode
     return len(files)

@@ -20,6 +20,11 @@ def refused(reports: list[dict]) -> list[str]:
     return [LoadReport(**r).summary() for r in reports if r["status"] == "refused"]
 
 
+def failed(reports: list[dict]) -> list[str]:
+    """Deliveries not landed for an infrastructure reason, left in the inbox for the next run."""
+    return [LoadReport(**r).summary() for r in reports if r["status"] == "failed"]
+
+
 def validate(dataset_id: str, layer: str, load_id: str | None = None, s: Settings | None = None) -> dict:
     """Run the dataset's Great Expectations suite for ``layer``; the result as a dict."""
     from kho.validating.quality import validate as gx_validate

@@ -59,7 +59,8 @@ class Column(Strict):
     required: bool = False
     key: bool = False
     personal_data: bool = False
-    match: Literal["area", "province", "commune"] | None = None
+    # address: a free-text address; its commune and province are read out of it (kho/landing/addresses.py)
+    match: Literal["area", "province", "commune", "address"] | None = None
     description_vi: str | None = None
     description_en: str | None = None
     # Tabular deliveries (csv, xlsx): the headers this column may carry besides its name, as the agency
@@ -100,8 +101,14 @@ class Source(Strict):
     # http (see kho/delivering/http.py): "page" asks for ?page=1,2... until the answer's total_pages.
     pagination: Literal["none", "page"] = "none"
     page_size: int = Field(100, ge=1, le=10_000)
-    timeout_s: float = Field(30, gt=0, le=600)  # per request
+    timeout_s: float = Field(30, gt=0, le=600)  # per request, connecting to last byte
     retries: int = Field(3, ge=0, le=10)  # further attempts after a 5xx, 429 or timeout
+    # Fetched sources (http, database): the whole fetch (every page, retry and wait) gives up after
+    # deadline_s, and is refused past max_bytes; HTTP redirects are followed to the same origin only,
+    # or to these hosts ("host" or "host:port").
+    deadline_s: float = Field(1800, gt=0, le=86_400)
+    max_bytes: int = Field(512 * 1024 * 1024, ge=1)
+    allow_redirect_hosts: list[str] = []
     # kind: database (see kho/delivering/database.py): the agency system's database, as a URL or a settings
     # placeholder ("${KHO_PORTAL_URL}", resolved from settings, else the environment, when the query runs),
     # and the SELECT whose result is the delivery: one column per catalog column, by name.
@@ -143,6 +150,12 @@ class Publish(Strict):
 
 
 Frequency = Literal["daily", "weekly", "monthly", "quarterly", "yearly"]
+# The EU data themes (http://publications.europa.eu/resource/authority/data-theme), which DCAT-AP
+# portals and data.europa.eu file datasets under: agriculture, economy, education, energy, environment,
+# government, health, international, justice, regions and cities, society, science and technology, transport.
+Theme = Literal[
+    "AGRI", "ECON", "EDUC", "ENER", "ENVI", "GOVE", "HEAL", "INTR", "JUST", "REGI", "SOCI", "TECH", "TRAN"
+]
 
 SCHEDULES: dict[str, str] = {
     "daily": "@daily",
@@ -164,10 +177,17 @@ class Dataset(Strict):
     licence: str
     update_frequency: Frequency
     tags: list[str] = []
+    themes: list[Theme] = []  # EU data themes, published as dcat:theme
     source: Source
     columns: list[Column]
     quality: Quality = Quality()
     publish: Publish | None = None
+    # Days the delivered files (archive) and quarantined rows are kept before `kho purge` deletes them;
+    # required when a column holds personal data (Decree 13/2023/ND-CP: kept no longer than needed).
+    retention_days: int | None = Field(None, ge=1)
+    # Where its names are matched: 2025 province codes (["08"], ["08", "96"]), or "national"; unset: the
+    # platform's province (dbt var kho_province_code). A province written in an address wins over it.
+    scope: list[str] | Literal["national"] | None = None
     path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("id")
@@ -175,6 +195,13 @@ class Dataset(Strict):
     def _ident(cls, v: str) -> str:
         if not IDENT.match(v):
             raise ValueError("must be lower_snake_case (letters, digits, _), 2-63 characters")
+        return v
+
+    @field_validator("scope")
+    @classmethod
+    def _provinces(cls, v: list[str] | str | None) -> list[str] | str | None:
+        if isinstance(v, list) and (not v or not all(re.fullmatch(r"\d\d", code) for code in v)):
+            raise ValueError("must be 'national' or a list of 2-digit province codes (2025), e.g. ['08']")
         return v
 
     @property
@@ -192,6 +219,10 @@ class Dataset(Strict):
     @property
     def is_open(self) -> bool:
         return self.classification == "open"
+
+    @property
+    def personal_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.personal_data]
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -220,11 +251,24 @@ def _describe(err: ValidationError, path: Path) -> str:
     return "\n".join(parts)
 
 
+def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
+    """One line: the file, the line and column (counted from 1) and what the parser found there."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and start:
+        context += f" that starts at line {start.line + 1}"
+    return f"{where}: not valid YAML: {problem}" + (f" ({context})" if context else "")
+
+
 def _read_yaml(path: Path) -> dict:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
-        raise CatalogError(f"{path}: not valid YAML: {exc}") from None
+        raise CatalogError(_yaml_problem(path, exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"{path}: cannot be read: {exc}") from None
     if not isinstance(data, dict):
         raise CatalogError(f"{path}: expected a mapping at the top level, found {type(data).__name__}")
     return data
@@ -264,6 +308,11 @@ def load_catalog(directory: Path | None = None) -> Catalog:
             )
         if ds.agency not in agencies:
             problems.append(f"{path}: field 'agency': '{ds.agency}' is not declared in {agencies_file.name}")
+        if ds.personal_columns and ds.retention_days is None:
+            problems.append(
+                f"{path}: field 'retention_days': required, as columns hold personal data"
+                f" ({', '.join(ds.personal_columns)}): how many days delivered files and quarantined rows are kept"
+            )
         if ds.id in datasets:
             problems.append(f"{path}: field 'id': '{ds.id}' is already declared in {datasets[ds.id].path}")
         datasets[ds.id] = ds

@@ -15,15 +15,25 @@ from rich.table import Table
 
 from kho.catalog import CatalogError, catalog, load_catalog
 from kho.errors import KhoError
-from kho.settings import settings
+from kho.settings import keep_private, settings
 
 app = typer.Typer(
     help="Kho: the province's shared data warehouse.", no_args_is_help=True, add_completion=False
 )
 catalog_app = typer.Typer(help="The dataset catalog.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+
+
+def _console(stderr: bool = False) -> Console:
+    """Piped or redirected, rich would lay a table out for 80 columns and fold or cut its ids
+    (`kho catalog list | grep crop_statistics` found nothing): there, a table gets the width it needs."""
+    stream = sys.stderr if stderr else sys.stdout
+    wide = None if stream.isatty() else 100_000
+    return Console(stderr=stderr, soft_wrap=True, width=wide)
+
+
+out = _console()
+err = _console(stderr=True)
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -53,25 +63,50 @@ def down() -> None:
 
 
 @app.command()
-def land(dataset: str, file: Path) -> None:
+def land(
+    dataset: str,
+    file: Path,
+    explain: bool = typer.Option(
+        False, "--explain", help="Land nothing; list every reason rows would be refused or quarantined"
+    ),
+    replace: bool = typer.Option(
+        False, "--replace", help="Land a file that already landed again; the new load supersedes the old"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="With --explain: JSON, every reason group"),
+) -> None:
     """Land one delivered FILE for DATASET now (outside Airflow) and report what happened."""
     from rich.progress import Progress
 
     from kho.errors import DeliveryError
-    from kho.landing.land import land_file
+    from kho.landing.land import explain_file, land_file
 
+    if explain and replace:
+        fail("--explain lands nothing and --replace lands again: give one of them", 2)
     try:
         catalog().dataset(dataset)
     except CatalogError as exc:
         fail(str(exc), 2)
     with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
-        task = progress.add_task(f"landing {file.name}", total=None)
+        task = progress.add_task(f"{'reading' if explain else 'landing'} {file.name}", total=None)
+        step = lambda n: progress.update(task, completed=n)  # noqa: E731
         try:
-            report = land_file(dataset, file, progress=lambda n: progress.update(task, completed=n))
+            if explain:
+                found = explain_file(dataset, file, progress=step)
+            else:
+                report = land_file(dataset, file, progress=step, replace=replace)
         except DeliveryError as exc:
             progress.stop()
             fail(str(exc))
-    out.print(report.summary(), highlight=False, markup=False)
+    if not explain:
+        out.print(report.summary(), highlight=False, markup=False)
+        return
+    if as_json:
+        typer.echo(json.dumps(found.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        for line in found.lines():
+            out.print(line, highlight=False, markup=False)
+    if found.error:
+        raise typer.Exit(1)
 
 
 # The name this command had before 0.2; kept for one release.
@@ -98,20 +133,37 @@ def run(
 
 
 @app.command()
-def status() -> None:
-    """Per dataset: last delivery, rows landed and quarantined, quality, publication, freshness."""
+def status(as_json: bool = typer.Option(False, "--json", help="JSON instead of a table")) -> None:
+    """Per dataset: last delivery, rows landed and quarantined, quality, revisions, publication, freshness."""
+    from dataclasses import asdict
+
     from kho.operations.status import dataset_status
 
+    rows = dataset_status()
+    if as_json:
+        typer.echo(json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=2))
+        return
     table = Table(title="Kho datasets")
-    for col in ("dataset", "last delivery", "landed", "quarantined", "quality", "published", "freshness"):
-        table.add_column(col)
-    for row in dataset_status():
+    columns = (
+        "dataset",
+        "last delivery",
+        "landed",
+        "quarantined",
+        "quality",
+        "revisions",
+        "published",
+        "freshness",
+    )
+    for col in columns:
+        table.add_column(col, no_wrap=col == "dataset")
+    for row in rows:
         table.add_row(
             row.dataset,
             row.last_delivery,
             str(row.rows_landed),
             str(row.rows_quarantined),
             row.quality,
+            row.revisions or "",
             row.published,
             row.freshness,
         )
@@ -174,12 +226,31 @@ def access() -> None:
 
 
 @catalog_app.command("list")
-def catalog_list() -> None:
+def catalog_list(as_json: bool = typer.Option(False, "--json", help="JSON instead of a table")) -> None:
     """List the datasets in the catalog."""
+    datasets = sorted(catalog().datasets.values(), key=lambda d: (d.agency, d.id))
+    if as_json:
+        listing = [
+            {
+                "id": ds.id,
+                "agency": ds.agency,
+                "classification": ds.classification,
+                "update_frequency": ds.update_frequency,
+                "source": {"kind": ds.source.kind, "format": ds.source.format},
+                "title_vi": ds.title_vi,
+                "title_en": ds.title_en,
+                "raw_table": f"{ds.raw_schema}.{ds.raw_table}",
+                "published_model": ds.publish.model if ds.publish else None,
+                "file": str(ds.path) if ds.path else None,
+            }
+            for ds in datasets
+        ]
+        typer.echo(json.dumps(listing, ensure_ascii=False, indent=2))
+        return
     table = Table()
     for col in ("id", "agency", "classification", "frequency", "source", "title"):
-        table.add_column(col)
-    for ds in sorted(catalog().datasets.values(), key=lambda d: (d.agency, d.id)):
+        table.add_column(col, no_wrap=col == "id")
+    for ds in datasets:
         table.add_row(
             ds.id,
             ds.agency,
@@ -208,8 +279,51 @@ def catalog_validate(
 
 
 def main() -> None:  # pragma: no cover - console entry point
+    """Every failure ends in one message and exit 1, never a traceback (KHO_DEBUG=1 shows it)."""
+    import os
+
+    import psycopg
+
+    keep_private()  # what Kho writes holds secrets and personal data: files 600, folders 700
     try:
         app()
-    except KhoError as exc:
-        err.print(f"error: {exc}", markup=False)
+    except (KhoError, CatalogError) as exc:
+        message = str(exc)
+        if isinstance(exc, CatalogError) and "\n" in message:
+            message = "the catalog has problems:\n" + message
+        err.print(f"error: {message}", markup=False, highlight=False)
         sys.exit(1)
+    except psycopg.Error as exc:
+        if os.environ.get("KHO_DEBUG"):
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        err.print(f"error: the warehouse database: {first} (is it running? `kho up`)", markup=False)
+        sys.exit(1)
+    except Exception as exc:
+        if os.environ.get("KHO_DEBUG"):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0]
+        err.print(
+            f"error: unexpected {type(exc).__name__}: {first} (KHO_DEBUG=1 shows where)",
+            markup=False,
+            highlight=False,
+        )
+        sys.exit(1)
+
+
+# --- kho purge (personal data: retention) --------------------------------------------------------
+
+
+@app.command()
+def purge(
+    dataset: str = typer.Argument(None, help="One dataset (default: every dataset with retention_days)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be deleted; delete nothing"),
+) -> None:
+    """Delete archived files and quarantined rows older than the catalog's retention_days."""
+    from kho.landing.purge import purge as purge_all
+
+    reports = purge_all(dataset, dry_run=dry_run)
+    if not reports:
+        out.print("no dataset in the catalog sets retention_days: nothing to purge")
+    for r in reports:
+        out.print(r.summary(), highlight=False, markup=False)

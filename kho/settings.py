@@ -7,10 +7,16 @@ address defaults to the local stack's port. No stage asks a process manager wher
 - ``KHO_HOME`` (state folder, default ``<repo>/.kho``), ``KHO_PORT_BASE`` (first local port, default 54300),
   ``KHO_REPO`` (the repository, default the parent of this package).
 - ``KHO_POSTGRES_URL``: a PostgreSQL server of the province's (superuser URL, no database). Set, Kho starts
-  no server of its own. ``KHO_WAREHOUSE_URL``: the warehouse database (default: ``kho`` on that server).
+  no server of its own; unset, the local server's superuser password is the file
+  ``$KHO_HOME/access/postgres.password``. ``KHO_WAREHOUSE_URL``: the warehouse database (default: ``kho``
+  on that server).
 - ``KHO_CKAN_URL``, ``KHO_CKAN_API_TOKEN`` or ``KHO_CKAN_API_TOKEN_FILE``, ``KHO_CKAN_DATASTORE_WRITE_URL``.
 - ``KHO_REDIS_URL``, ``KHO_AIRFLOW_API_URL``.
 - Agency sources that catalog entries name as ``${KHO_...}`` placeholders (``KHO_PORTAL_URL``, ...).
+- ``KHO_INBOX_STABLE_SECONDS``: how long a file in an inbox must stay unchanged before it is taken (default 3).
+
+Everything Kho writes under ``KHO_HOME`` is its owner's alone (secrets, deliveries, logs): the entry points
+call :func:`keep_private` first, and secrets are written with :func:`write_private`.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import shlex
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from kho.errors import KhoError
 
@@ -28,8 +34,31 @@ from kho.errors import KhoError
 REPO = Path(os.environ.get("KHO_REPO") or Path(__file__).resolve().parent.parent)
 
 
+INBOX_STABLE_SECONDS = 3.0
+
+
 class SettingError(KhoError):
     """A setting no variable, file or default provides."""
+
+
+PRIVATE_UMASK = 0o077  # files 600, folders 700: what Kho writes holds secrets or personal data
+
+
+def keep_private() -> None:
+    """Make every file and folder this process (and every process it starts) creates its owner's alone.
+
+    Called first by each entry point: the ``kho`` command, ``python -m demo``, the Airflow processes."""
+    os.umask(PRIVATE_UMASK)
+
+
+def write_private(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path``, mode 600 whatever the umask (an existing file is made 600 too)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -94,6 +123,19 @@ class Settings:
         return self.home / "inbox"
 
     @property
+    def inbox_stable_seconds(self) -> float:
+        """How long a delivered file must stay unchanged (size, modification time) before landing takes it:
+        a file still being copied in is left for the next run (``KHO_INBOX_STABLE_SECONDS``, default 3)."""
+        raw = self.value("KHO_INBOX_STABLE_SECONDS")
+        try:
+            seconds = float(raw) if raw else INBOX_STABLE_SECONDS
+        except ValueError:
+            seconds = -1.0
+        if not 0 <= seconds <= 3600:
+            raise SettingError(f"KHO_INBOX_STABLE_SECONDS: expected seconds from 0 to 3600, found {raw!r}")
+        return seconds
+
+    @property
     def airflow_home(self) -> Path:
         return self.home / "airflow"
 
@@ -109,6 +151,11 @@ class Settings:
     @property
     def services_env(self) -> Path:
         return self.home / "services.env"
+
+    @property
+    def postgres_password_file(self) -> Path:
+        """The local server's superuser password (mode 600), generated when it is first started."""
+        return self.home / "access" / "postgres.password"
 
     # --- local ports (the stack Kho starts on one machine) -----------------------------------
     @property
@@ -130,10 +177,14 @@ class Settings:
     # --- addresses -----------------------------------------------------------------------------
     @property
     def postgres_admin_url(self) -> str:
-        """Superuser URL without a database name."""
+        """Superuser URL without a database name: ``KHO_POSTGRES_URL``, else the local server's, with the
+        password of :attr:`postgres_password_file` (none before the server was first started)."""
         if self.external_postgres:
             return self.external_postgres.rstrip("/")
-        return f"postgresql://postgres@127.0.0.1:{self.pg_port}"
+        path = self.postgres_password_file
+        secret = path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+        user = f"postgres:{quote(secret, safe='')}" if secret else "postgres"
+        return f"postgresql://{user}@127.0.0.1:{self.pg_port}"
 
     def database_url(self, database: str) -> str:
         parts = urlsplit(self.postgres_admin_url)

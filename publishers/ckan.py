@@ -1,4 +1,7 @@
-"""Publish an open catalog dataset to CKAN: its organization, the dataset, one CSV file and the DataStore.
+"""Publish an open catalog dataset to CKAN: its organization, the dataset, its files and the DataStore.
+
+The files are CSV (with the DataStore table behind it), XLSX, JSON, and GeoJSON when the rows are places,
+all written from the same mart rows in one pass (``publishers.table.write_files``).
 
 Why it works this way: docs/design.md.
 """
@@ -17,7 +20,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 import psycopg
 from ckanapi import NotFound, RemoteCKAN
@@ -32,32 +35,51 @@ from publishers.errors import PublishError, PublishRefused
 from publishers.metadata import DbtDocs, Facts, Provenance, ckan_name, extra
 from publishers.portal import Portal, Retry, client
 from publishers.table import (
+    CSV,
+    GEOJSON,
+    JSON,
+    XLSX,
+    Download,
+    FileFormat,
     Table,
     TableNotFound,
     copy_rows,
     datastore_fields,
+    file_formats,
     fingerprint,
     read_table,
     record_batches,
-    write_csv,
+    write_files,
 )
 from publishers.table import datastore_state as table_state
 from publishers.themes import Theme, themes_of
 
 MARTS_SCHEMA = "marts"
 CHUNK_SIZE = 10_000  # DataStore records per datastore_upsert request: a few MB of JSON
-RESOURCE_KIND = "mart_csv"  # marks the one resource this publisher owns in a dataset
+RESOURCE_KIND = "mart_csv"  # marks the CSV resource (the one with the DataStore table) in a dataset
+# kho_kind of the resource of each file format; resources of these kinds are the publisher's own
+KINDS = {CSV.key: RESOURCE_KIND, XLSX.key: "mart_xlsx", JSON.key: "mart_json", GEOJSON.key: "mart_geojson"}
+# What each file is, Vietnamese first: (vi, en)
+FILE_TEXT = {
+    XLSX.key: ("bảng tính Excel (XLSX), một trang tính", "an Excel workbook (XLSX), one sheet"),
+    JSON.key: ("mảng JSON, mỗi dòng một đối tượng", "a JSON array, one object per row"),
+    GEOJSON.key: (
+        "GeoJSON, mỗi dòng một điểm (kinh độ, vĩ độ WGS 84) để mở trên bản đồ",
+        "GeoJSON, one point per row (longitude, latitude, WGS 84) for maps",
+    ),
+}
 PREVIEW = "datatables_view"  # the resource page's table of DataStore rows
 LICENSES = REPO / "ckanext-kho" / "ckanext" / "kho" / "licenses.json"
 STEPS = (
-    "csv",  # the CSV file is written (nothing sent yet)
+    "csv",  # the files are written (nothing sent yet)
     "organization",  # the organization exists
     "package",  # the dataset exists with its metadata
     "upload",  # the CSV resource is uploaded
     "datastore_table",  # the DataStore table exists (empty, or the previous rows)
     "datastore_rows",  # half the rows are copied, not committed
     "datastore_commit",  # the rows are committed
-    "hash",  # the content hash is written: published
+    "hash",  # the content hash is written: the CSV and the DataStore are published
+    "files",  # the other files (XLSX, JSON, GeoJSON) are uploaded
 )
 DatastoreLoad = Literal["auto", "copy", "api"]
 
@@ -314,24 +336,28 @@ class _Publisher:
 
     def run(self, snapshot: psycopg.Connection, table: Table, docs: DbtDocs) -> PublishResult:
         clock = self.clock = _Clock()
-        with ThreadPoolExecutor(max_workers=1) as pool, tempfile.TemporaryFile(prefix="kho-") as csv_file:
+        with ThreadPoolExecutor(max_workers=1) as pool, tempfile.TemporaryDirectory(prefix="kho-") as folder:
             # What the portal holds is asked for while the warehouse is read.
             asking = pool.submit(self.portal_state)
             table_print = fingerprint(snapshot, table)
             fields = datastore_fields(table, metadata.data_dictionary(table, self.ds, docs))
             dictionary = _fields_hash(fields)
             facts = self.facts(snapshot, table)
-            package, resource, stored = asking.result()
+            package, resources, stored = asking.result()
+            resource = resources.get(CSV.key)
+            formats = file_formats(table)
             clock.lap("read")
-            # The CSV is written only when the table may have changed since it was last published.
+            # The files are written only when the table may have changed since they were last published.
+            files: dict[str, Download] | None = None
             if (
                 resource
-                and resource.get("kho_fingerprint") == table_print
                 and resource.get("kho_content_hash")
+                and _all_current(resources, formats, table_print)
             ):
                 digest = resource["kho_content_hash"]
             else:
-                digest = write_csv(snapshot, table, csv_file).sha256
+                files = write_files(snapshot, table, Path(folder))
+                digest = files[CSV.key].sha256
             clock.lap("csv")
             _checkpoint("csv")
             data_current = (
@@ -346,8 +372,9 @@ class _Publisher:
             _checkpoint("organization")
             package = self.ensure_package(org, package, facts)
             _checkpoint("package")
-            resource = self.own_resource(package)
-            meta = self.resource_metadata(table)
+            resources = self.own_resources(package)
+            resource = resources.get(CSV.key)
+            meta = self.resource_metadata(table, CSV)
             clock.lap("metadata")
 
             if data_current:
@@ -357,13 +384,15 @@ class _Publisher:
                         "datastore_create", resource_id=resource["id"], force=True, fields=fields
                     )
                 final = {**meta, **self.content_fields(resource, digest, table_print, dictionary, table)}
+                final.pop("size", None)  # known only from the file; set when it was uploaded
                 changed = {k: v for k, v in final.items() if resource.get(k) != v}
                 if changed:
                     self.portal.write("resource_patch", id=resource["id"], **changed)
             else:
-                if csv_file.tell() == 0:  # fingerprint matched, but the DataStore needs the rows again
-                    digest = write_csv(snapshot, table, csv_file).sha256
-                resource = self.upload(package, resource, meta, csv_file)
+                if files is None:  # fingerprint matched, but the DataStore needs the rows again
+                    files = write_files(snapshot, table, Path(folder))
+                    digest = files[CSV.key].sha256
+                resource = self.upload(package, resource, meta, files[CSV.key])
                 clock.lap("upload")
                 _checkpoint("upload")
                 self.load_datastore(snapshot, resource["id"], table, fields, stored)
@@ -373,10 +402,17 @@ class _Publisher:
                 self.portal.write(
                     "resource_patch",
                     id=resource["id"],
-                    **self.content_fields(resource, digest, table_print, dictionary, table),
+                    **self.content_fields(resource, digest, table_print, dictionary, table, files[CSV.key]),
                 )
                 _checkpoint("hash")
             clock.lap("resource")
+            for fmt in formats[1:]:
+                self.ensure_file(package, resources.get(fmt.key), fmt, table, digest, table_print, files)
+            for key, extra_resource in resources.items():
+                if key not in {f.key for f in formats}:  # a format the table no longer has (XLSX too large)
+                    self.portal.write("resource_delete", id=extra_resource["id"])
+            _checkpoint("files")
+            clock.lap("files")
 
         return PublishResult(
             dataset_url=self.url,
@@ -389,14 +425,14 @@ class _Publisher:
             seconds=clock.laps,
         )
 
-    def portal_state(self) -> tuple[dict[str, Any] | None, dict[str, Any] | None, _Stored | None]:
-        """The dataset as CKAN has it, its CSV resource, and what the DataStore holds for it."""
+    def portal_state(self) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]], _Stored | None]:
+        """The dataset as CKAN has it, its Kho resources by format, and what the DataStore holds for the CSV."""
         known = self.shared.known
         package = known.get(self.name) if known is not None else None
         if package is None:  # not searched for, or not found by the search (new, or deleted)
             package = self.find_package()
-        resource = self.own_resource(package)
-        return package, resource, self.datastore_state(resource)
+        resources = self.own_resources(package)
+        return package, resources, self.datastore_state(resources.get(CSV.key))
 
     # --- facts about the data --------------------------------------------------------------------
 
@@ -488,40 +524,62 @@ class _Publisher:
 
     # --- the resource ----------------------------------------------------------------------------
 
-    def own_resource(self, package: dict[str, Any] | None) -> dict[str, Any] | None:
-        """The resource this publisher owns; any second one (a concurrent or crashed create) is removed."""
-        mine = [r for r in (package or {}).get("resources", []) if r.get("kho_kind") == RESOURCE_KIND]
-        for duplicate in mine[1:]:
-            self.portal.write("resource_delete", id=duplicate["id"])
-        if len(mine) > 1 and package is not None:
-            package["resources"] = [r for r in package["resources"] if r not in mine[1:]]
-        return mine[0] if mine else None
+    def own_resources(self, package: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+        """The resources this publisher owns, by format; any second one of a format (a concurrent or
+        crashed create) is removed."""
+        found: dict[str, dict[str, Any]] = {}
+        kinds = {kind: key for key, kind in KINDS.items()}
+        for r in list((package or {}).get("resources", [])):
+            key = kinds.get(r.get("kho_kind"))
+            if key is None:
+                continue
+            if key in found:
+                self.portal.write("resource_delete", id=r["id"])
+                package["resources"].remove(r)
+            else:
+                found[key] = r
+        return found
 
-    def resource_metadata(self, table: Table) -> dict[str, str]:
+    def resource_metadata(self, table: Table, fmt: FileFormat) -> dict[str, str]:
         publish = self.ds.publish
         assert publish is not None
-        name_vi = publish.resource_name_vi or f"{self.ds.title_vi} (CSV)"
-        name_en = publish.resource_name_en or f"{self.ds.title_en} (CSV)"
-        return {
-            "name": name_vi,
-            "description": (
+        base_vi = (publish.resource_name_vi or self.ds.title_vi).removesuffix(" (CSV)")
+        base_en = (publish.resource_name_en or self.ds.title_en).removesuffix(" (CSV)")
+        name_vi, name_en = f"{base_vi} ({fmt.label})", f"{base_en} ({fmt.label})"
+        if fmt is CSV:
+            description = (
                 f"Toàn bộ bảng dữ liệu ({table.rows} dòng), tệp CSV mã hoá UTF-8 mở được bằng Excel; "
                 f"cũng truy vấn được qua DataStore API.\n\n"
                 f"{name_en}: the full table ({table.rows} rows) as UTF-8 CSV, also queryable through "
                 f"the DataStore API."
-            ),
-            "format": "CSV",
-            "mimetype": "text/csv",
-            "kho_kind": RESOURCE_KIND,
+            )
+        else:
+            what_vi, what_en = FILE_TEXT[fmt.key]
+            description = (
+                f"Toàn bộ bảng dữ liệu ({table.rows} dòng), {what_vi}; cùng các dòng với tệp CSV.\n\n"
+                f"{name_en}: the full table ({table.rows} rows) as {what_en}; the same rows as the CSV."
+            )
+        return {
+            "name": name_vi,
+            "name_en": name_en,
+            "description": description,
+            "format": fmt.label,
+            "mimetype": fmt.media_type,
+            "kho_kind": KINDS[fmt.key],
         }
 
     def content_fields(
-        self, resource: dict[str, Any], digest: str, table_print: str, dictionary: str, table: Table
-    ) -> dict[str, str]:
+        self,
+        resource: dict[str, Any],
+        digest: str,
+        table_print: str,
+        dictionary: str,
+        table: Table,
+        file: Download | None = None,
+    ) -> dict[str, Any]:
         """What says which content the resource holds; ``kho_content_hash`` marks it as complete."""
-        return {
-            "download_url": resource["url"],
-            "access_url": f"{self.s.ckan_url}/dataset/{self.name}/resource/{resource['id']}",
+        fields: dict[str, Any] = {
+            **self.links(resource),
             "hash": digest,
             "hash_algorithm": metadata.SHA256_ALGORITHM,
             "kho_rows": str(table.rows),
@@ -529,23 +587,67 @@ class _Publisher:
             "kho_fields": dictionary,
             "kho_content_hash": digest,
         }
+        if file is not None:
+            fields["size"] = file.size
+        return fields
+
+    def links(self, resource: dict[str, Any]) -> dict[str, str]:
+        return {
+            "download_url": resource["url"],
+            "access_url": f"{self.s.ckan_url}/dataset/{self.name}/resource/{resource['id']}",
+        }
 
     def upload(
         self,
         package: dict[str, Any],
         resource: dict[str, Any] | None,
-        meta: dict[str, str],
-        content: IO[bytes],
+        meta: dict[str, Any],
+        file: Download,
     ) -> dict[str, Any]:
-        files = {"upload": (f"{self.name}.csv", content)}
-        if resource is None:
-            return self.portal.write(
-                "resource_create", files=files, recover=self._find_resource, package_id=package["id"], **meta
-            )
-        return self.portal.write("resource_patch", files=files, id=resource["id"], **meta)
+        fmt = file.format
+        with file.path.open("rb") as content:
+            files = {"upload": (f"{self.name}.{fmt.key}", content)}
+            if resource is None:
+                return self.portal.write(
+                    "resource_create",
+                    files=files,
+                    recover=lambda: self._find_resource(fmt),
+                    package_id=package["id"],
+                    **meta,
+                )
+            return self.portal.write("resource_patch", files=files, id=resource["id"], **meta)
 
-    def _find_resource(self) -> dict[str, Any] | None:
-        return self.own_resource(self.find_package())
+    def _find_resource(self, fmt: FileFormat = CSV) -> dict[str, Any] | None:
+        return self.own_resources(self.find_package()).get(fmt.key)
+
+    def ensure_file(
+        self,
+        package: dict[str, Any],
+        resource: dict[str, Any] | None,
+        fmt: FileFormat,
+        table: Table,
+        digest: str,
+        table_print: str,
+        files: dict[str, Download] | None,
+    ) -> None:
+        """The resource of one more file format (XLSX, JSON, GeoJSON): uploaded when it does not hold the
+        content ``digest`` (the CSV's sha256) yet, with its own checksum and byte size in the same call."""
+        meta = self.resource_metadata(table, fmt)
+        if resource is None or resource.get("kho_content_hash") != digest:
+            assert files is not None, "files are written whenever a resource is not current"
+            file = files[fmt.key]
+            content = {
+                "hash": file.sha256,
+                "hash_algorithm": metadata.SHA256_ALGORITHM,
+                "size": file.size,
+                "kho_rows": str(table.rows),
+                "kho_content_hash": digest,
+            }
+            resource = self.upload(package, resource, {**meta, **content}, file)
+        final = {**meta, **self.links(resource), "kho_fingerprint": table_print}
+        changed = {k: v for k, v in final.items() if resource.get(k) != v}
+        if changed:
+            self.portal.write("resource_patch", id=resource["id"], **changed)
 
     # --- the DataStore ---------------------------------------------------------------------------
 
@@ -684,6 +786,16 @@ class _Clock:
         now = time.perf_counter()
         self.laps[name] = round(self.laps.get(name, 0.0) + now - self.last, 3)
         self.last = now
+
+
+def _all_current(resources: dict[str, dict[str, Any]], formats: list[FileFormat], table_print: str) -> bool:
+    """Whether the portal holds every file of the table as the fingerprint ``table_print`` gives it."""
+    digest = resources[CSV.key].get("kho_content_hash") if CSV.key in resources else None
+    return set(resources) == {f.key for f in formats} and all(
+        resources[f.key].get("kho_fingerprint") == table_print
+        and resources[f.key].get("kho_content_hash") == digest
+        for f in formats
+    )
 
 
 def _same(current: dict[str, Any], wanted: dict[str, Any]) -> bool:

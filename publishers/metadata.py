@@ -198,9 +198,10 @@ def _unaccented_place(name_vi: str) -> str:
 
 @dataclass(frozen=True)
 class Load:
+    """One delivery as the public sees it: its load id and the day it landed. The agency's file name and the
+    raw file's sha256 stay in ``kho_meta.loads``: the raw files of some datasets hold personal data."""
+
     load_id: str
-    file: str
-    sha256: str
     landed_at: datetime
 
 
@@ -217,10 +218,7 @@ class Provenance:
             "model": self.model,
             "built_at": _iso(self.built_at),
             "loads_total": len(self.loads),
-            "loads": [
-                {"load_id": x.load_id, "file": x.file, "sha256": x.sha256, "landed_at": _iso(x.landed_at)}
-                for x in listed
-            ],
+            "loads": [{"load_id": x.load_id, "landed_on": _day(x.landed_at)} for x in listed],
         }
         return json.dumps(doc, ensure_ascii=False, sort_keys=True)  # spaces: the dataset page can wrap it
 
@@ -234,7 +232,7 @@ class Provenance:
         ]
         if len(listed) < len(self.loads):
             lines.append(f"(… {len(self.loads) - len(listed)} lần nạp cũ hơn / older deliveries)")
-        lines += [f"- {x.load_id}: {x.file}, sha256 {x.sha256}, {_iso(x.landed_at)}" for x in listed]
+        lines += [f"- {x.load_id}: {_day(x.landed_at)}" for x in listed]
         return "\n".join(lines)
 
 
@@ -246,13 +244,20 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds")
 
 
+def _day(moment: datetime) -> str:
+    """The landing date (UTC), e.g. ``2025-03-01``."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.date().isoformat()
+
+
 def loads(conn: psycopg.Connection, dataset_id: str) -> list[Load]:
     """The dataset's landed deliveries, oldest first: what the mart was built from."""
     rows = conn.execute(
         """
-        select load_id, source_file, file_sha256, coalesce(finished_at, started_at)
+        select load_id, coalesce(finished_at, started_at)
         from kho_meta.loads where dataset = %s and status = 'landed'
-        order by 4, 1
+        order by 2, 1
         """,
         [dataset_id],
     ).fetchall()
@@ -473,6 +478,7 @@ def package_metadata(ds: Dataset, agency: Agency, org_id: str, facts: Facts) -> 
     )
     extras: dict[str, str | None] = {
         "title_en": ds.title_en,
+        "theme": json.dumps([f"{EU}/data-theme/{t}" for t in ds.themes]) if ds.themes else None,
         "update_frequency": f"{frequency} ({ds.update_frequency})",
         "frequency": FREQUENCY_URI[ds.update_frequency],
         "language": json.dumps(LANGUAGES),

@@ -1,16 +1,22 @@
-"""A mart table as the publisher needs it: its shape, its CSV file and its DataStore rows, all streamed.
+"""A mart table as the publisher needs it: its shape, its download files and its DataStore rows, all streamed.
 
-Nothing here holds the table in memory: PostgreSQL writes the CSV (``COPY ... TO STDOUT``) and the
-DataStore rows go from the warehouse to the DataStore database by ``COPY`` in binary, so a table of a
-million rows publishes in seconds and in a few MB of memory. Both read the same snapshot (the caller
-holds one REPEATABLE READ transaction), so the file and the DataStore always show the same rows.
+Nothing here holds the table in memory: the download files (CSV, XLSX, JSON, and GeoJSON when the
+table has coordinates) are written together in one pass over a server-side cursor, and the DataStore
+rows go from the warehouse to the DataStore database by ``COPY`` in binary, so a table of a million
+rows publishes in a few MB of memory. Both read the same snapshot (the caller holds one REPEATABLE
+READ transaction), so every file and the DataStore always show the same rows.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -35,13 +41,8 @@ DATASTORE_TYPES = {
     "jsonb": "json",
 }
 
-# A spreadsheet treats a cell starting with one of these as a formula (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-UTF8_BOM = b"\xef\xbb\xbf"  # so that Excel shows Vietnamese diacritics
 # The DataStore's full-text column, as ckan.ini's ckan.datastore.default_fts_lang searches it
 FTS_CONFIG = "simple"
-# Bumped whenever the CSV that write_csv makes changes shape, so every dataset is written again.
-CSV_FORMAT = "csv1"
 # Session settings that fix how PostgreSQL prints values, so the same rows always give the same bytes
 STABLE_OUTPUT = (
     "set local datestyle = 'ISO, YMD'; set local timezone = 'UTC'; set local extra_float_digits = 1"
@@ -131,51 +132,283 @@ def _order_by(table: Table) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier("t", c.name) for c in table.columns)
 
 
-# --- CSV ------------------------------------------------------------------------------------------
+# --- download files -------------------------------------------------------------------------------
 
-
-def _csv_expression(col: Column) -> sql.Composable:
-    """The column as the CSV shows it: text that a spreadsheet would run as a formula gets a leading
-    apostrophe; booleans read ``true``/``false``. Numbers are never changed (``-5`` is a number)."""
-    ident = sql.Identifier("t", col.name)
-    if col.datastore_type == "text":
-        prefixes = sql.SQL(", ").join(sql.Literal(p) for p in FORMULA_PREFIXES)
-        return sql.SQL(
-            "case when left({c}::text, 1) in ({p}) then '''' || {c}::text else {c}::text end as {n}"
-        ).format(c=ident, p=prefixes, n=sql.Identifier(col.name))
-    return sql.SQL("{}::text as {}").format(ident, sql.Identifier(col.name))
-
-
-def csv_query(table: Table) -> sql.Composed:
-    select = sql.SQL(", ").join(_csv_expression(c) for c in table.columns)
-    return sql.SQL("copy (select {} from {} as t order by {}) to stdout (format csv, header true)").format(
-        select, table.ident, _order_by(table)
-    )
+# A spreadsheet treats a cell starting with one of these as a formula (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+UTF8_BOM = b"\xef\xbb\xbf"  # so that Excel shows Vietnamese diacritics
+# Bumped whenever the files that write_files makes change shape, so every dataset is written again.
+CSV_FORMAT = "csv1"
+XLSX_MAX_ROWS = 1_048_575  # one worksheet below its header row; a larger table has no XLSX
+# (longitude, latitude) columns that make a table a set of points, published as GeoJSON too
+COORDINATES = (("longitude", "latitude"), ("lng", "lat"), ("lon", "lat"))
+INTEGERS = frozenset({"int2", "int4", "int8"})
+NUMBERS = INTEGERS | {"numeric", "float4", "float8"}
+# Control characters an XLSX file cannot hold (as openpyxl's ILLEGAL_CHARACTERS_RE); dropped there only
+XLSX_ILLEGAL = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32)])
 
 
 @dataclass(frozen=True)
-class CsvFile:
+class FileFormat:
+    key: str  # csv, xlsx, json, geojson: the file's extension too
+    label: str  # CKAN's format field, as the EU file-type vocabulary names it
+    media_type: str  # IANA
+
+
+CSV = FileFormat("csv", "CSV", "text/csv")
+XLSX = FileFormat("xlsx", "XLSX", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+JSON = FileFormat("json", "JSON", "application/json")
+GEOJSON = FileFormat("geojson", "GeoJSON", "application/geo+json")
+
+
+@dataclass(frozen=True)
+class Download:
+    """One written file: its format, where it is, its sha256 and byte size."""
+
+    format: FileFormat
+    path: Path
     sha256: str
     size: int
 
 
-def write_csv(conn: psycopg.Connection, table: Table, out: IO[bytes]) -> CsvFile:
-    """Write the table as UTF-8 CSV with a byte-order mark and a header of column names; its sha256.
+def coordinates(table: Table) -> tuple[str, str] | None:
+    """The (longitude, latitude) columns when the table's rows are places, else None."""
+    for lon, lat in COORDINATES:
+        x, y = table.column(lon), table.column(lat)
+        if x and y and x.datastore_type in NUMBERS and y.datastore_type in NUMBERS:
+            return lon, lat
+    return None
 
-    Rows are in the order of all their columns, so the same content always gives the same bytes.
-    NULL is an empty cell; an empty string is ``""``.
+
+def file_formats(table: Table) -> list[FileFormat]:
+    """What the table is published as: CSV, XLSX (when it fits a worksheet), JSON, GeoJSON (points)."""
+    found = [CSV]
+    if table.rows <= XLSX_MAX_ROWS:
+        found.append(XLSX)
+    found.append(JSON)
+    if coordinates(table):
+        found.append(GEOJSON)
+    return found
+
+
+def rows_query(table: Table) -> sql.Composed:
+    """Every row, each value as PostgreSQL prints it (under :data:`STABLE_OUTPUT`), in a stable order."""
+    select = sql.SQL(", ").join(
+        sql.SQL("{}::text").format(sql.Identifier("t", c.name)) for c in table.columns
+    )
+    return sql.SQL("select {} from {} as t order by {}").format(select, table.ident, _order_by(table))
+
+
+class _Sink:
+    """A file being written, hashed and counted as it goes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.file = path.open("wb")
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.sha.update(data)
+        self.size += len(data)
+        self.file.write(data)
+
+    def close(self, fmt: FileFormat) -> Download:
+        self.file.close()
+        return Download(fmt, self.path, self.sha.hexdigest(), self.size)
+
+
+def _guarded(text: str) -> str:
+    """Text that a spreadsheet would run as a formula, with a leading apostrophe (numbers never reach here)."""
+    return "'" + text if text[:1] in FORMULA_PREFIXES else text
+
+
+def _csv_cell(value: str | None) -> str:
+    """A value as PostgreSQL's ``COPY ... (format csv)`` writes it: NULL is an empty cell, an empty string ``""``."""
+    if value is None:
+        return ""
+    if value == "" or value == "\\." or any(ch in value for ch in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _typed(col: Column) -> Callable[[str], Any]:
+    """From the value's text to what XLSX and JSON hold: numbers, booleans, dates, text."""
+    kind = col.datastore_type
+    if kind in INTEGERS:
+        return int
+    if kind in NUMBERS:
+        return lambda v: _finite(Decimal(v))
+    if kind == "bool":
+        return lambda v: v == "true"
+    if kind == "date":
+        return date.fromisoformat
+    if kind in ("timestamp", "timestamptz"):
+        return _timestamp
+    return str
+
+
+def _finite(value: Decimal) -> Decimal | None:
+    return value if value.is_finite() else None  # NaN and infinities: no JSON number, no cell value
+
+
+def _timestamp(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)  # PostgreSQL's "2025-03-01 08:00:00+00"
+    return moment.astimezone(UTC) if moment.tzinfo else moment
+
+
+def _json_value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, date):  # datetime too; UTC ones end in +00:00
+        return '"' + value.isoformat() + '"'
+    return json.dumps(value, ensure_ascii=False)
+
+
+class _CsvWriter:
+    def __init__(self, sink: _Sink, table: Table) -> None:
+        self.sink = sink
+        self.text = [c.datastore_type == "text" for c in table.columns]
+        sink.write(UTF8_BOM)
+        sink.write((",".join(_csv_cell(c.name) for c in table.columns) + "\n").encode())
+
+    def row(self, values: tuple[str | None, ...], typed: list[Any]) -> None:
+        cells = (
+            _csv_cell(_guarded(v) if is_text and v else v)
+            for v, is_text in zip(values, self.text, strict=True)
+        )
+        self.sink.write((",".join(cells) + "\n").encode())
+
+
+class _JsonWriter:
+    """An array of objects, one per row, one row a line: ``[{"year": 2024, ...},\\n...]``."""
+
+    def __init__(self, sink: _Sink, table: Table) -> None:
+        self.sink = sink
+        self.keys = [json.dumps(c.name, ensure_ascii=False) + ": " for c in table.columns]
+        self.first = True
+        sink.write(b"[")
+
+    def row(self, values: tuple[str | None, ...], typed: list[Any]) -> None:
+        body = ", ".join(k + _json_value(v) for k, v in zip(self.keys, typed, strict=True))
+        self.sink.write((b"\n" if self.first else b",\n") + ("{" + body + "}").encode())
+        self.first = False
+
+    def finish(self) -> None:
+        self.sink.write(b"\n]\n")
+
+
+class _GeoJsonWriter:
+    """RFC 7946: a FeatureCollection, one Point (longitude, latitude; WGS 84) per row, the other columns
+    as its properties; a row without coordinates has a null geometry."""
+
+    def __init__(self, sink: _Sink, table: Table) -> None:
+        self.sink = sink
+        lon, lat = coordinates(table) or ("", "")
+        names = [c.name for c in table.columns]
+        self.x, self.y = names.index(lon), names.index(lat)
+        self.keys = [
+            (i, json.dumps(n, ensure_ascii=False) + ": ") for i, n in enumerate(names) if n not in (lon, lat)
+        ]
+        self.first = True
+        sink.write(b'{"type": "FeatureCollection", "features": [')
+
+    def row(self, values: tuple[str | None, ...], typed: list[Any]) -> None:
+        x, y = typed[self.x], typed[self.y]
+        geometry = "null" if x is None or y is None else f'{{"type": "Point", "coordinates": [{x}, {y}]}}'
+        props = ", ".join(k + _json_value(typed[i]) for i, k in self.keys)
+        feature = f'{{"type": "Feature", "geometry": {geometry}, "properties": {{{props}}}}}'
+        self.sink.write((b"\n" if self.first else b",\n") + feature.encode())
+        self.first = False
+
+    def finish(self) -> None:
+        self.sink.write(b"\n]}\n")
+
+
+class _XlsxWriter:
+    """One worksheet (openpyxl's write-only mode streams rows to disk): a header row of column names, then
+    numbers as numbers, dates as dates, text as text. Text that looks like a formula is stored as text
+    with Excel's quote prefix, never as a formula."""
+
+    def __init__(self, path: Path, table: Table) -> None:
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+
+        self.path = path
+        self.book = Workbook(write_only=True)
+        self.sheet = self.book.create_sheet(table.name[:31])
+        self.cell = WriteOnlyCell
+        header = []
+        for c in table.columns:
+            cell = WriteOnlyCell(self.sheet, value=c.name)
+            cell.font = Font(bold=True)
+            header.append(cell)
+        self.sheet.append(header)
+
+    def row(self, values: tuple[str | None, ...], typed: list[Any]) -> None:
+        cells: list[Any] = []
+        for value in typed:
+            if isinstance(value, str):
+                value = value.translate(XLSX_ILLEGAL)
+                if value[:1] in FORMULA_PREFIXES:
+                    cell = self.cell(self.sheet, value=value)
+                    cell.data_type = "s"  # openpyxl would store "=..." as a formula
+                    cell.quotePrefix = True
+                    value = cell
+            elif isinstance(value, datetime) and value.tzinfo is not None:
+                value = value.replace(tzinfo=None)  # already UTC; Excel has no time zones
+            cells.append(value)
+        self.sheet.append(cells)
+
+    def finish(self) -> Download:
+        self.book.save(self.path)
+        data = self.path.read_bytes()
+        return Download(XLSX, self.path, hashlib.sha256(data).hexdigest(), len(data))
+
+
+def write_files(conn: psycopg.Connection, table: Table, folder: Path) -> dict[str, Download]:
+    """Write every download file of the table (:func:`file_formats`) into ``folder``, reading its rows
+    once; each by its format's key. Rows are in the order of all their columns, so the CSV's bytes
+    depend on the content alone (the CSV's sha256 is the content hash of a publication).
+
+    The CSV is UTF-8 with a byte-order mark (Excel then shows Vietnamese diacritics) and a header of
+    column names; NULL is an empty cell. Text that a spreadsheet would run as a formula starts with an
+    apostrophe in the CSV and is quote-prefixed text in the XLSX; the JSON files hold the values as they are.
     """
     conn.execute(STABLE_OUTPUT)
-    digest = hashlib.sha256(UTF8_BOM)
-    out.write(UTF8_BOM)
-    size = len(UTF8_BOM)
-    with conn.cursor().copy(csv_query(table)) as copy:
-        for chunk in copy:
-            digest.update(chunk)
-            out.write(chunk)
-            size += len(chunk)
-    out.flush()
-    return CsvFile(digest.hexdigest(), size)
+    formats = file_formats(table)
+    sinks = {f.key: _Sink(folder / f"{table.name}.{f.key}") for f in formats if f is not XLSX}
+    writers: dict[str, Any] = {
+        "csv": _CsvWriter(sinks["csv"], table),
+        "json": _JsonWriter(sinks["json"], table),
+    }
+    if GEOJSON in formats:
+        writers["geojson"] = _GeoJsonWriter(sinks["geojson"], table)
+    if XLSX in formats:
+        writers["xlsx"] = _XlsxWriter(folder / f"{table.name}.xlsx", table)
+    converters = [_typed(c) for c in table.columns]
+    with conn.cursor(name="kho_publish_files") as cur:
+        cur.itersize = 2_000
+        cur.execute(rows_query(table))
+        for values in cur:
+            typed = [None if v is None else conv(v) for conv, v in zip(converters, values, strict=True)]
+            for writer in writers.values():
+                writer.row(values, typed)
+    done: dict[str, Download] = {}
+    for fmt in formats:
+        writer = writers[fmt.key]
+        if fmt is XLSX:
+            done[fmt.key] = writer.finish()
+            continue
+        if hasattr(writer, "finish"):
+            writer.finish()
+        done[fmt.key] = sinks[fmt.key].close(fmt)
+    return done
 
 
 # --- DataStore ------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ dbt needs the same facts in its own terms, so this script writes them (and nothi
 - ``dbt_project/models/exposures.yml``: one exposure per published open dataset (its CKAN page), which
   depends on the model the publisher reads;
 - the ``# >>> kho-sync`` blocks of ``dbt_project/dbt_project.yml``:
-  - ``vars``: ``kho_source_freshness`` (per dataset, from its update frequency: each source table says
+  - ``vars``: ``kho_dataset_scopes`` (per dataset, its catalog ``scope``: where its names are matched),
+    ``kho_source_freshness`` (per dataset, from its update frequency: each source table says
     ``freshness: "{{ var('kho_source_freshness')['<dataset>'] }}"``) and ``kho_agencies`` (``dim_agency``);
   - ``staging``, ``intermediate``, ``marts``: per model its group (the agency whose raw data it reads) and,
     for the public models, its grants (who may SELECT it: kho/conforming/access.py) and the catalog's personal columns
@@ -133,6 +134,11 @@ def vars_block(cat: Catalog) -> list[str]:
     lines = ["kho_source_freshness:"]
     for ds in sorted(cat.datasets.values(), key=lambda d: d.id):
         lines.append(f"  {ds.id}: {_flow(freshness(ds))}")
+    lines.append(
+        "kho_dataset_scopes:"
+    )  # macros/match_communes.sql kho_scope(); null: the platform's province
+    for ds in sorted(cat.datasets.values(), key=lambda d: d.id):
+        lines.append(f"  {ds.id}: {_flow(ds.scope) if ds.scope else 'null'}")
     lines.append("kho_agencies:")
     for agency in sorted(cat.agencies.values(), key=lambda a: a.id):
         datasets = [ds for ds in cat.datasets.values() if ds.agency == agency.id]

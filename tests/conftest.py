@@ -8,7 +8,11 @@ import os
 import psycopg
 import pytest
 
-from kho.settings import settings
+from kho.settings import keep_private, settings
+
+
+def pytest_configure(config):
+    keep_private()  # as Kho's entry points do: what the tests make Kho write is private too
 
 
 @pytest.fixture(scope="session")

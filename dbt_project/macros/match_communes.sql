@@ -9,8 +9,10 @@
     year=none,
     vintages=none,
     split_is_unmatched=false,
-    name=none
+    name=none,
+    dataset=none
 ) -%}
+    {%- set scope = kho_scope(dataset) %}
     {%- set told = 'told_apart.found = 1' if name else 'false' %}
     select
         {{ relation }}.*,
@@ -51,17 +53,25 @@
             {%- endif %}
             commune_aliases.province_code,
             commune_aliases.vintage,
-            commune_aliases.status,
             commune_aliases.commune_code,
             commune_aliases.commune_name,
             commune_aliases.commune_code_2025,
+            -- a key found in two provinces of a scope of several is ambiguous (one province: never)
+            case
+                when count(*) over (
+                    partition by commune_aliases.alias_key{{ ', preference.from_2025' if year }}
+                ) > count(*) over (
+                    partition by commune_aliases.alias_key{{ ', preference.from_2025' if year }}, commune_aliases.province_code
+                ) then 'ambiguous'
+                else commune_aliases.status
+            end as status,
             commune_aliases.candidates
         from {{ ref('ref_commune_aliases') }} as commune_aliases
         {%- if year %}
         cross join (values (false), (true)) as preference (from_2025)
         {%- endif %}
         where
-            commune_aliases.province_code = '{{ var("kho_province_code", "08") }}'
+            {{ kho_in_scope('commune_aliases.province_code', scope) }}
             {%- if vintages %}
             and commune_aliases.vintage in ('{{ vintages | join("', '") }}')
             {%- endif %}
@@ -149,4 +159,23 @@
         count(*)::integer as delivered_rows
     from {{ relation }}
     group by load_id, year, name_delivered, name_key, match_status, match_candidates
+{%- endmacro %}
+
+{#-
+    A dataset's area scope: its catalog `scope` (var kho_dataset_scopes, written by
+    scripts/sync_dbt_from_catalog.py), else the platform's province (var kho_province_code).
+    'national' or a list of 2025 province codes.
+-#}
+{% macro kho_scope(dataset=none) -%}
+    {%- set declared = var('kho_dataset_scopes', {}).get(dataset) if dataset else none -%}
+    {{- return(declared or [var('kho_province_code', '08')]) -}}
+{%- endmacro %}
+
+{#- A condition: the province code `expr` lies in `scope` (always true for 'national'). -#}
+{% macro kho_in_scope(expr, scope) -%}
+    {%- if scope == 'national' -%}
+        true
+    {%- else -%}
+        {{ expr }} in ('{{ scope | join("', '") }}')
+    {%- endif -%}
 {%- endmacro %}

@@ -17,7 +17,7 @@ from psycopg import sql
 
 from kho.catalog import Catalog, Dataset, catalog
 from kho.conforming.dbt import manifest_path
-from kho.settings import Settings, settings
+from kho.settings import Settings, settings, write_private
 
 AGENCY_GROUP = "kho_agency_reader"
 OPEN_READER = "open_reader"
@@ -172,11 +172,7 @@ def password(s: Settings, role: str) -> str:
     """The role's password, generated the first time and kept (owner-readable only) under $KHO_HOME/access."""
     path = access_dir(s) / f"{role}.password"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_suffix(".tmp")
-        tmp.touch(mode=0o600)
-        tmp.write_text(secrets.token_urlsafe(24) + "\n")
-        tmp.replace(path)
+        write_private(path.with_suffix(".tmp"), secrets.token_urlsafe(24) + "\n").replace(path)
     return path.read_text().strip()
 
 

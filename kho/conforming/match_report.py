@@ -18,10 +18,15 @@ from kho.landing.names import match_key
 from kho.settings import Settings, settings
 
 MATCH = "commune"
+# The catalog columns the report covers: commune names, and addresses (read for their commune).
+MATCHES = ("commune", "address")
 SCHEMA = "intermediate"
-STATUSES = ("matched", "ambiguous", "split", "unknown")
+STATUSES = ("matched", "ambiguous", "split", "unknown", "out_of_scope")
 # kho.landing.land's reason for a row whose name is known nowhere: "unknown commune name 'X'; nearest known: ..."
-UNKNOWN_REASON = re.compile(r"^unknown commune name (?P<name>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
+# or, for an address, "unknown commune in address 'X' of province 96; candidates (one edit): ..."
+UNKNOWN_REASON = re.compile(
+    r"^unknown commune (?:name|in address) (?P<name>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
+)
 
 
 @dataclass
@@ -45,6 +50,7 @@ class ColumnMatch:
     matched: int = 0
     ambiguous: int = 0
     split: int = 0
+    out_of_scope: int = 0  # addresses whose written province lies outside the dataset's scope
     unknown_landed: int = 0
     unknown_quarantined: int = 0
     unmatched_names: list[UnmatchedName] = field(default_factory=list)
@@ -67,6 +73,7 @@ class ColumnMatch:
             "matched": self.matched,
             "ambiguous": self.ambiguous,
             "split": self.split,
+            "out_of_scope": self.out_of_scope,
             "unknown": self.unknown,
             "unknown_landed": self.unknown_landed,
             "unknown_quarantined": self.unknown_quarantined,
@@ -76,10 +83,10 @@ class ColumnMatch:
 
 
 def matched_columns(dataset_id: str | None = None) -> list[tuple[Dataset, str]]:
-    """(dataset, column) for every catalog column of commune names, or only those of ``dataset_id``."""
+    """(dataset, column) for every catalog column of commune names or addresses, or only ``dataset_id``'s."""
     cat = catalog()
     datasets = [cat.dataset(dataset_id)] if dataset_id else sorted(cat.datasets.values(), key=lambda d: d.id)
-    columns = [(ds, col.name) for ds in datasets for col in ds.columns if col.match == MATCH]
+    columns = [(ds, col.name) for ds in datasets for col in ds.columns if col.match in MATCHES]
     if dataset_id and not columns:
         raise CatalogError(f"{dataset_id}: no column of the catalog entry has 'match: {MATCH}'")
     return columns
@@ -130,7 +137,7 @@ def _column_match(conn: psycopg.Connection, ds: Dataset, column: str) -> ColumnM
             " where dataset = %s and column_name = %s and reason like %s"
             " and load_id in (select load_id from {}) group by reason order by reason"
         ).format(model),
-        [ds.id, column, f"unknown {MATCH} name %"],
+        [ds.id, column, f"unknown {MATCH} %"],
     ).fetchall()
     for reason, rows in quarantined:
         name, hint = _delivered_name(reason)

@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import hashlib
 import os
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,7 +22,6 @@ from kho.delivering import resolve
 from kho.errors import KhoError
 from kho.settings import Settings, settings
 
-STATEMENT_TIMEOUT = "10min"
 FETCH_ROWS = 5_000
 CONNECT_TIMEOUT_S = 30
 
@@ -45,23 +45,33 @@ def fetch(ds: Dataset, s: Settings | None = None) -> Path | None:
     part = inbox / f".{ds.id}.{os.getpid()}.part"  # hidden: landing does not pick up a file being written
     digest = hashlib.sha256()
     rows = 0
+    # The whole fetch has source.deadline_s: each statement (the query, each FETCH) may take what is left,
+    # and the rows are read only while some is left. It may write at most source.max_bytes.
+    ends = time.monotonic() + source.deadline_s
+    connect_timeout = max(1, min(CONNECT_TIMEOUT_S, int(source.deadline_s)))
     try:
-        with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S, application_name=f"kho:{ds.id}") as conn:
+        with psycopg.connect(url, connect_timeout=connect_timeout, application_name=f"kho:{ds.id}") as conn:
             conn.read_only = True
-            conn.execute("select set_config('statement_timeout', %s, true)", [STATEMENT_TIMEOUT])
             with conn.cursor(name=f"kho_{ds.id}") as cur, part.open("w", encoding="utf-8", newline="") as f:
                 cur.itersize = FETCH_ROWS
+                _time_left(conn, ds, url, ends)
                 cur.execute(ordered_query(ds))
-                writer = csv.writer(_Hashing(f, digest), lineterminator="\n")
+                out = _Hashing(f, digest, ds, url, source.max_bytes)
+                writer = csv.writer(out, lineterminator="\n")
                 writer.writerow(columns)
                 for row in cur:
                     writer.writerow([csv_value(v) for v in row])
                     rows += 1
+                    if rows % FETCH_ROWS == 0:
+                        _time_left(conn, ds, url, ends)
     except psycopg.Error as exc:
         part.unlink(missing_ok=True)
-        where = _where(url)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SourceDatabaseError(f"{ds.id}: source database {where}: {first}") from None
+        if isinstance(exc, psycopg.errors.QueryCanceled) and time.monotonic() >= ends - 1:
+            first = (
+                f"expected the whole result within {source.deadline_s:g} s (source.deadline_s), found {first}"
+            )
+        raise SourceDatabaseError(f"{ds.id}: source database {_where(url)}: {first}") from None
     except BaseException:
         part.unlink(missing_ok=True)
         raise
@@ -100,14 +110,33 @@ def csv_value(value: object) -> str:
     return str(value)
 
 
-class _Hashing:
-    """A text file that also feeds what is written, as UTF-8, to a hash."""
+def _time_left(conn: psycopg.Connection, ds: Dataset, url: str, ends: float) -> None:
+    """Let the next statements run only as long as the fetch has left; an error when nothing is left."""
+    left = ends - time.monotonic()
+    if left <= 0:
+        raise SourceDatabaseError(
+            f"{ds.id}: source database {_where(url)}: expected the whole result within"
+            f" {ds.source.deadline_s:g} s (source.deadline_s), found it still coming"
+        )
+    conn.execute("select set_config('statement_timeout', %s, true)", [str(max(1, int(left * 1000)))])
 
-    def __init__(self, f, digest) -> None:
-        self.f, self.digest = f, digest
+
+class _Hashing:
+    """A text file that also feeds what is written, as UTF-8, to a hash, up to ``limit`` bytes."""
+
+    def __init__(self, f, digest, ds: Dataset, url: str, limit: int) -> None:
+        self.f, self.digest, self.ds, self.url, self.limit = f, digest, ds, url, limit
+        self.written = 0
 
     def write(self, text: str) -> int:
-        self.digest.update(text.encode("utf-8"))
+        data = text.encode("utf-8")
+        self.written += len(data)
+        if self.written > self.limit:
+            raise SourceDatabaseError(
+                f"{self.ds.id}: source database {_where(self.url)}: expected a result of at most"
+                f" {self.limit:,} bytes as CSV (source.max_bytes), found more"
+            )
+        self.digest.update(data)
         return self.f.write(text)
 
 

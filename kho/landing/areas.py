@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from functools import cache, lru_cache
 
+from kho.landing.addresses import check_address
 from kho.landing.names import match_key, suggest
 from kho.settings import REPO
 
@@ -45,6 +46,8 @@ def check_name(match: str, value: str) -> tuple[str, str | None]:
 
     Cached: a delivery repeats its names, and the suggestions take a while to find.
     """
+    if match == "address":  # read, not looked up: the landed key is the whole reading (addresses.py)
+        return check_address(value)
     key = match_key(value)
     known = known_names(match)
     if key in known:

@@ -1,19 +1,24 @@
 """Land one delivery in the raw layer: archive it by hash, read it, quarantine bad rows, COPY the rest.
 
 A delivery lands atomically (one transaction: raw rows, quarantined rows and the ``kho_meta.loads``
-row commit together) and exactly once (a file whose sha256 already landed is skipped). Every source row
-ends up landed or quarantined: ``rows_delivered = rows_landed + rows_quarantined``.
+row commit together) and exactly once (a file whose sha256 already landed is skipped, unless it is landed
+again with ``replace``: the new load supersedes the old one). Every source row ends up landed or
+quarantined: ``rows_delivered = rows_landed + rows_quarantined``. A refused delivery lands nothing, but its
+bad rows (the first :data:`MAX_REFUSAL_ROWS`) are kept in ``kho_meta.refusal_reasons`` with their reasons;
+:func:`explain_file` says what a file would give, landing nothing.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 import os
 import re
-import shutil
+import stat
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -49,6 +54,9 @@ PG_TYPES = {
 }
 log = logging.getLogger(__name__)
 SAFE_NAME = re.compile(r"[^\w.\- ]+", re.UNICODE)
+# A refused delivery's bad rows kept for reading (kho_meta.refusal_reasons); on_invalid_value: refuse stops
+# reading the file once it has seen this many.
+MAX_REFUSAL_ROWS = 1000
 
 
 @dataclass
@@ -56,7 +64,7 @@ class LoadReport:
     dataset: str
     source_file: str
     file_sha256: str
-    status: str  # landed | skipped | refused
+    status: str  # landed | skipped | refused | failed (not landed now, left in the inbox)
     load_id: str | None = None
     rows_delivered: int = 0
     rows_landed: int = 0
@@ -65,6 +73,7 @@ class LoadReport:
     error: str | None = None
     quarantine_reasons: dict[str, int] | None = None
     method: str | None = None  # bulk (set-based, kho.landing.bulk) | rows (record by record)
+    superseded: str | None = None  # the load this one replaced (land_file(..., replace=True))
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -72,8 +81,8 @@ class LoadReport:
     def summary(self) -> str:
         if self.status == "skipped":
             return f"{self.dataset}: {self.source_file}: skipped, identical to a delivery already landed"
-        if self.status == "refused":
-            return f"{self.dataset}: {self.source_file}: refused: {self.error}"
+        if self.status in ("refused", "failed"):
+            return f"{self.dataset}: {self.source_file}: {self.status}: {self.error}"
         text = (
             f"{self.dataset}: {self.source_file}: {self.rows_delivered} rows delivered, "
             f"{self.rows_landed} landed, {self.rows_quarantined} quarantined"
@@ -82,6 +91,8 @@ class LoadReport:
             text += " (" + "; ".join(f"{n} x {r}" for r, n in self.quarantine_reasons.items()) + ")"
         if self.method == "bulk":
             text += "; landed set-based"
+        if self.superseded:
+            text += f"; replaces load {self.superseded}"
         return text
 
 
@@ -92,20 +103,124 @@ def safe_file_name(name: str) -> str:
     return base[:200] or "delivery"
 
 
+@dataclass(frozen=True)
+class Taken:
+    """A delivered file as archived: its sha256, the archive copy, and which file it was when read."""
+
+    sha256: str
+    path: Path  # the archive copy
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+
+
+def describe_kind(mode: int) -> str:
+    """What a file that is not a regular file is, for a refusal."""
+    if stat.S_ISLNK(mode):
+        return "a symbolic link (not followed)"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _not_regular(dataset: str, path: Path, mode: int) -> DeliveryError:
+    return DeliveryError(
+        Problem(dataset, safe_file_name(path.name), None, None, "a regular file", Plain(describe_kind(mode)))
+    )
+
+
+def _open_delivery(path: Path, dataset: str) -> tuple[int, os.stat_result]:
+    """The delivered file opened for reading, and its status; never through a symbolic link, never anything
+    but a regular file (a pipe or device is refused before it is opened, and the opened file is checked)."""
+    try:
+        before = os.lstat(path)
+    except FileNotFoundError:
+        raise DeliveryError(
+            Problem(
+                dataset, safe_file_name(path.name), None, None, "a readable file", Plain(f"nothing at {path}")
+            )
+        ) from None
+    if not stat.S_ISREG(before.st_mode):
+        raise _not_regular(dataset, path, before.st_mode)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # swapped for a link since the look above
+            raise _not_regular(dataset, path, stat.S_IFLNK) from None
+        raise
+    opened = os.fstat(fd)
+    if not stat.S_ISREG(opened.st_mode):
+        os.close(fd)
+        raise _not_regular(dataset, path, opened.st_mode)
+    return fd, opened
+
+
+def _private_dir(path: Path) -> Path:
+    """``path`` as a folder only its owner may enter (mode 700)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def take(path: Path, dataset: str, s: Settings) -> Taken:
+    """Copy the delivery into the archive under its sha256 and make the copy durable; what was taken.
+
+    One read of the opened file both hashes and copies it, so the archive holds exactly the bytes hashed.
+    The copy (mode 600, in folders of mode 700) and the folders naming it are fsynced before anything may
+    remove the delivered file. A copy already archived under the same sha256 is kept as it is.
+    """
+    fd, opened = _open_delivery(path, dataset)
+    try:
+        root = _private_dir(s.archive_dir)
+        folder = _private_dir(root / dataset)
+        tmp_fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".taking-", suffix=".part")  # mode 600
+        tmp = Path(tmp_name)
+        try:
+            digest = hashlib.sha256()
+            with os.fdopen(tmp_fd, "wb") as out:
+                for chunk in iter(lambda: os.read(fd, 1 << 20), b""):
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            sha = digest.hexdigest()
+            shelf = _private_dir(folder / sha[:2])
+            target = shelf / f"{sha}{path.suffix.lower()[:10]}"
+            if target.exists():
+                tmp.unlink()
+                os.chmod(target, 0o600)
+            else:
+                tmp.replace(target)
+                _fsync_dir(shelf)
+            _fsync_dir(folder)
+            _fsync_dir(root)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    finally:
+        os.close(fd)
+    return Taken(sha, target, opened.st_dev, opened.st_ino, opened.st_size, opened.st_mtime_ns)
+
+
 def archive(path: Path, dataset: str, s: Settings) -> tuple[str, Path]:
-    """Copy the delivery into the archive under its sha256; return (sha256, archived path)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    sha = digest.hexdigest()
-    target = s.archive_dir / dataset / sha[:2] / f"{sha}{path.suffix.lower()[:10]}"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(target.suffix + ".part")
-        shutil.copyfile(path, tmp)
-        tmp.replace(target)
-    return sha, target
+    """Copy the delivery into the archive under its sha256 (:func:`take`); return (sha256, archived path)."""
+    taken = take(path, dataset, s)
+    return taken.sha256, taken.path
 
 
 def raw_columns(ds: Dataset) -> list[tuple[str, str]]:
@@ -119,6 +234,10 @@ def raw_columns(ds: Dataset) -> list[tuple[str, str]]:
 
 
 def ensure_raw_table(conn: psycopg.Connection, ds: Dataset) -> None:
+    """Create the dataset's raw table and its load index if missing; no DDL (and no lock) when they exist."""
+    index = f"{ds.raw_schema}.{ds.raw_table}__load_id"
+    if conn.execute("select to_regclass(%s) is not null", [index]).fetchone()[0]:
+        return
     schema, table = sql.Identifier(ds.raw_schema), sql.Identifier(ds.raw_schema, ds.raw_table)
     conn.execute(sql.SQL("create schema if not exists {}").format(schema))
     columns = sql.SQL(", ").join(
@@ -152,17 +271,23 @@ def land_file(
     source_name: str | None = None,
     s: Settings | None = None,
     progress: Callable[[int], None] | None = None,
+    replace: bool = False,
+    taken: Taken | None = None,
 ) -> LoadReport:
     """Land one delivered file for ``dataset_id``; raise ``DeliveryError`` if it is refused.
 
-    The file is archived first, so even a refused delivery is kept.
+    The file is archived first, so even a refused delivery is kept (``taken``: archived already, by
+    :func:`land_inbox`; what lands is read from the archive copy). A file whose sha256 already landed is
+    skipped, unless ``replace``: then it lands again (as the catalog now reads it) and, in the same
+    transaction, the earlier load is marked ``superseded`` and its raw rows are deleted, so staging and
+    the marts see the new rows only; ``kho_meta.loads`` keeps both loads.
     """
     s = s or settings()
     ds = catalog().dataset(dataset_id)
     name = safe_file_name(source_name or path.name)
     if not path.is_file():
         raise DeliveryError(Problem(ds.id, name, None, None, "a readable file", Plain(f"nothing at {path}")))
-    sha, archived = archive(path, ds.id, s)
+    sha, archived = (taken.sha256, taken.path) if taken else archive(path, ds.id, s)
     report = LoadReport(ds.id, name, sha, "landed", archived_path=str(archived))
 
     with psycopg.connect(s.warehouse_url) as conn:
@@ -176,7 +301,7 @@ def land_file(
             "select load_id from kho_meta.loads where dataset = %s and file_sha256 = %s and status = 'landed'",
             [ds.id, sha],
         ).fetchone()
-        if already:
+        if already and not replace:
             report.status, report.load_id = "skipped", already[0]
             return report
 
@@ -189,12 +314,36 @@ def land_file(
             report.status, report.error = "refused", str(exc)
             report.rows_delivered = report.rows_landed = report.rows_quarantined = 0
             _record_load(conn, report, started)
+            _write_refusal(conn, ds, name, report, getattr(exc, "bad_rows", []))
             conn.commit()
             exc.report = report
             raise
+        if already:
+            _supersede(conn, ds, already[0], report)
         _record_load(conn, report, started)
         conn.commit()
     return report
+
+
+def _supersede(conn: psycopg.Connection, ds: Dataset, old_load: str, report: LoadReport) -> None:
+    """The earlier load of the same file gives way to ``report``'s: marked superseded, its raw rows deleted.
+
+    Staging picks the latest load per key, which would already prefer the new rows; deleting the old
+    ones also drops figures the new reading no longer has (a name now quarantined, a column now
+    ignored). Its quarantined rows stay as the record of that load. Incremental models merged the old
+    rows in and would keep those that the new load does not overwrite: their recorded fingerprints are
+    dropped, so the next warehouse run builds them whole (kho.conforming.incremental).
+    """
+    conn.execute(
+        sql.SQL("delete from {} where _load_id = %s").format(sql.Identifier(ds.raw_schema, ds.raw_table)),
+        [old_load],
+    )
+    conn.execute(
+        "update kho_meta.loads set status = 'superseded', superseded_by = %s where load_id = %s",
+        [report.load_id, old_load],
+    )
+    conn.execute("delete from kho_meta.incremental_models")
+    report.superseded = old_load
 
 
 def _land(
@@ -210,18 +359,36 @@ def _land(
     # Quarantined rows wait in a spooled file (memory up to 8 MB, then disk) until the raw COPY is done:
     # one connection cannot run two COPYs at once, and a list could grow past the memory budget.
     with tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", encoding="utf-8") as held:
-        reasons = (
-            _land_bulk(conn, ds, path, name, report, started, held, progress) if bulk.eligible(ds) else None
-        )
-        if reasons is None:
-            report.method = "rows"
-            reasons = _land_rows(conn, ds, path, name, report, started, held, progress)
-        report.quarantine_reasons = dict(list(reasons.items())[:20]) or None
-        refusal = _refusal(ds, name, report, reasons)
-        if refusal:
-            raise DeliveryError(refusal)
+        try:
+            reasons = (
+                _land_bulk(conn, ds, path, name, report, started, held, progress)
+                if bulk.eligible(ds)
+                else None
+            )
+            if reasons is None:
+                report.method = "rows"
+                reasons = _land_rows(conn, ds, path, name, report, started, held, progress)
+            report.quarantine_reasons = dict(list(reasons.items())[:20]) or None
+            refusal = _refusal(ds, name, report, reasons)
+            if refusal:
+                raise DeliveryError(refusal)
+        except DeliveryError as exc:
+            # every reason, not only the first: land_file records them once the landing is rolled back
+            exc.bad_rows = _held_rows(held, MAX_REFUSAL_ROWS)
+            raise
         held.seek(0)
         _write_quarantine(conn, ds, name, report, held)
+
+
+def _held_rows(held: IO[str], limit: int | None = None) -> list[tuple[int | None, str | None, str, object]]:
+    """The bad rows held so far: (source row, column, reason, raw values), in file order."""
+    held.seek(0)
+    rows = []
+    for line in held:
+        if limit is not None and len(rows) >= limit:
+            break
+        rows.append(tuple(json.loads(line)))
+    return rows
 
 
 def _land_bulk(
@@ -264,38 +431,63 @@ def _land_rows(
     held: IO[str],
     progress: Callable[[int], None] | None,
 ) -> dict[str, int]:
-    """Read the file record by record (every reader, every layout), COPY the good rows, hold the bad."""
+    """Read the file record by record (every reader, every layout), COPY the good rows, hold the bad.
+
+    With ``on_invalid_value: refuse`` the first invalid value refuses the file, but reading goes on (up to
+    :data:`MAX_REFUSAL_ROWS` bad rows) so that the refusal can show every reason, not only the first.
+    """
     columns = [c for c, _ in raw_columns(ds)]
     read = reader_for(ds.source.format)
     reasons: dict[str, int] = {}
+    refused: Problem | None = None
     target = sql.Identifier(ds.raw_schema, ds.raw_table)
     copy_sql = sql.SQL("copy {} ({}) from stdin").format(
         target, sql.SQL(", ").join(map(sql.Identifier, columns))
     )
     with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-        for record in read(ds, path, name):
-            report.rows_delivered += 1
-            if progress and report.rows_delivered % 1000 == 0:
-                progress(report.rows_delivered)
-            if record.issues:
-                issue = record.issues[0]
-                if ds.quality.on_invalid_value == "refuse":
-                    raise DeliveryError(
-                        Problem(ds.id, name, record.source_row, issue.column, issue.expected, issue.found)
-                    )
-                column, reason = issue.column, f"expected {issue.expected}, found {issue.found!r}"
-            else:
-                problem = check_record(ds, record)
-                if problem is None:
-                    provenance = (report.load_id, name, report.file_sha256, record.source_row, started)
-                    for row in record.rows:
-                        copy.write_row(provenance + tuple(row.get(c) for c in columns[len(PROVENANCE) :]))
-                    report.rows_landed += 1
-                    continue
-                column, reason = problem
-            reasons[reason] = reasons.get(reason, 0) + 1
-            report.rows_quarantined += 1
-            held.write(json.dumps([record.source_row, column, reason, record.raw], ensure_ascii=False) + "\n")
+        try:
+            for record in read(ds, path, name):
+                report.rows_delivered += 1
+                if progress and report.rows_delivered % 1000 == 0:
+                    progress(report.rows_delivered)
+                if record.issues:
+                    issue = record.issues[0]
+                    if ds.quality.on_invalid_value == "refuse" and refused is None:
+                        refused = Problem(
+                            ds.id, name, record.source_row, issue.column, issue.expected, issue.found
+                        )
+                    column, reason = issue.column, f"expected {issue.expected}, found {issue.found!r}"
+                else:
+                    problem = check_record(ds, record)
+                    if problem is None:
+                        if refused is None:
+                            provenance = (
+                                report.load_id,
+                                name,
+                                report.file_sha256,
+                                record.source_row,
+                                started,
+                            )
+                            for row in record.rows:
+                                copy.write_row(
+                                    provenance + tuple(row.get(c) for c in columns[len(PROVENANCE) :])
+                                )
+                        report.rows_landed += 1
+                        continue
+                    column, reason = problem
+                reasons[reason] = reasons.get(reason, 0) + 1
+                report.rows_quarantined += 1
+                held.write(
+                    json.dumps([record.source_row, column, reason, record.raw], ensure_ascii=False) + "\n"
+                )
+                if refused is not None and report.rows_quarantined >= MAX_REFUSAL_ROWS:
+                    break
+        except DeliveryError:
+            if refused is None:
+                raise
+            # the file was refused earlier on; what the reader stumbled on later does not change that
+    if refused is not None:
+        raise DeliveryError(refused)
     return reasons
 
 
@@ -317,6 +509,23 @@ def _refusal(ds: Dataset, name: str, report: LoadReport, reasons: dict[str, int]
             ),
         )
     return None
+
+
+def _write_refusal(
+    conn: psycopg.Connection, ds: Dataset, name: str, report: LoadReport, bad_rows: list
+) -> None:
+    """Keep a refused delivery's bad rows with their reasons (``kho_meta.refusal_reasons``)."""
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            "copy kho_meta.refusal_reasons (dataset, load_id, source_file, source_row, column_name, reason,"
+            " raw_values) from stdin"
+        ) as copy,
+    ):
+        for source_row, column, reason, raw in bad_rows:
+            copy.write_row(
+                (ds.id, report.load_id, name, source_row, column, reason, json.dumps(raw, ensure_ascii=False))
+            )
 
 
 def _write_quarantine(
@@ -357,23 +566,318 @@ def _record_load(conn: psycopg.Connection, report: LoadReport, started: datetime
     )
 
 
-def land_inbox(dataset_id: str, s: Settings | None = None) -> list[LoadReport]:
-    """Land every file waiting in the dataset's inbox, oldest first; consumed files leave the inbox.
+@dataclass
+class Found:
+    """One value found for a reason (an unknown name, a value that is not a number) and where."""
 
-    Refused deliveries are reported, not raised, so one bad file does not hold back the others.
+    value: str
+    rows: int
+    first_lines: list[int]
+    nearest: list[str]  # an unknown name's nearest known names
+
+
+@dataclass
+class ReasonGroup:
+    """Rows a delivery cannot land for one reason in one column, with each value found for it."""
+
+    column: str | None
+    reason: str  # "unknown area name", "expected a number ...", "required column 'x' is empty"
+    rows: int
+    first_lines: list[int]
+    found: list[Found]
+
+
+@dataclass
+class Explanation:
+    """What landing a file would give now, found by landing it in a transaction rolled back."""
+
+    dataset: str
+    source_file: str
+    file_sha256: str
+    outcome: str  # would land | would be refused
+    error: str | None
+    rows_delivered: int
+    rows_landed: int
+    rows_quarantined: int
+    groups: list[ReasonGroup]
+    complete: bool  # False: reading stopped after MAX_REFUSAL_ROWS bad rows
+    landed_as: str | None = None  # an earlier load of the same file (land it again with replace)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def lines(self, shown: int = 5) -> list[str]:
+        """The explanation as `kho land --explain` prints it: every reason and every value found."""
+        where = f"{self.dataset}: {self.source_file}"
+        error = (self.error or "").removeprefix(where + ": ")
+        text = [f"{where}: {self.outcome}" + (f": {error}" if error else "")]
+        if self.landed_as:
+            text.append(f"already landed as load {self.landed_as}; `kho land --replace` lands it again")
+        text.append(
+            f"{self.rows_delivered} rows read: {self.rows_landed} without a problem, {self.rows_quarantined}"
+            " with one" + ("" if self.complete else f" (reading stopped after {MAX_REFUSAL_ROWS} of those)")
+        )
+        if self.groups:
+            text.append(f"{len(self.groups)} reason{'s' if len(self.groups) > 1 else ''}, most rows first:")
+        for g in self.groups:
+            column = f"column {g.column!r}: " if g.column else ""
+            text.append(f"  {g.rows} x {column}{g.reason} ({_lines(g.first_lines, g.rows, shown)})")
+            for f in g.found:
+                near = f": nearest known: {', '.join(f.nearest)}" if f.nearest else ""
+                text.append(f"      {f.value} ({_lines(f.first_lines, f.rows, shown)}){near}")
+        return text
+
+
+def _lines(first: list[int], rows: int, shown: int) -> str:
+    listed = ", ".join(map(str, first[:shown])) + (", ..." if rows > min(shown, len(first)) else "")
+    return f"{rows} rows: lines {listed}" if rows > 1 else f"line {listed}"
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+UNKNOWN_NAME = re.compile(r"^(unknown \w+ name) (.+?)(?:; nearest known: (.*))?$", re.DOTALL)
+
+
+def _split_reason(reason: str) -> tuple[str, str | None, list[str]]:
+    """A held reason as (the reason shared by many rows, the value found, the nearest known names)."""
+    if m := UNKNOWN_NAME.match(reason):
+        return m[1], m[2], m[3].split(", ") if m[3] else []
+    if reason.startswith("expected ") and ", found " in reason:
+        expected, _, found = reason.rpartition(", found ")
+        return expected, found, []
+    return reason, None, []
+
+
+def _group(held: IO[str], first: int = 20) -> list[ReasonGroup]:
+    """The held bad rows grouped by column and reason, most rows first (then in file order)."""
+    groups: dict[tuple[str | None, str], ReasonGroup] = {}
+    values: dict[tuple[str | None, str, str], Found] = {}
+    held.seek(0)
+    for line in held:
+        source_row, column, reason, _raw = json.loads(line)
+        reason, value, nearest = _split_reason(reason)
+        g = groups.get((column, reason))
+        if g is None:
+            g = groups[(column, reason)] = ReasonGroup(column, reason, 0, [], [])
+        g.rows += 1
+        if len(g.first_lines) < first and source_row is not None:
+            g.first_lines.append(source_row)
+        if value is None:
+            continue
+        f = values.get((column, reason, value))
+        if f is None:
+            f = values[(column, reason, value)] = Found(value, 0, [], nearest)
+            g.found.append(f)
+        f.rows += 1
+        if len(f.first_lines) < first and source_row is not None:
+            f.first_lines.append(source_row)
+    return sorted(groups.values(), key=lambda g: (-g.rows, g.first_lines[:1]))
+
+
+def explain_file(
+    dataset_id: str,
+    path: Path,
+    source_name: str | None = None,
+    s: Settings | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Explanation:
+    """Every reason a file would be refused or rows quarantined for, landing nothing.
+
+    The file is read as landing would read it now (the catalog as it is), row by row, in a transaction
+    that is rolled back: nothing lands in raw, no load is recorded, and the file is neither archived nor
+    taken from the inbox.
     """
     s = s or settings()
-    inbox = s.inbox_dir / dataset_id
-    reports = []
-    for path in sorted(inbox.glob("*"), key=lambda p: (p.stat().st_mtime, p.name)):
-        if not path.is_file() or path.name.startswith("."):
+    ds = catalog().dataset(dataset_id)
+    name = safe_file_name(source_name or path.name)
+    if not path.is_file():
+        raise DeliveryError(Problem(ds.id, name, None, None, "a readable file", Plain(f"nothing at {path}")))
+    sha = _file_sha256(path)
+    report = LoadReport(ds.id, name, sha, "landed", load_id="explain")
+    error = None
+    with psycopg.connect(s.warehouse_url) as conn:
+        ensure_meta_schema(conn)
+        conn.commit()
+        landed = conn.execute(
+            "select load_id from kho_meta.loads where dataset = %s and file_sha256 = %s and status = 'landed'",
+            [ds.id, sha],
+        ).fetchone()
+        with tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", encoding="utf-8") as held:
+            try:
+                ensure_raw_table(conn, ds)
+                reasons = _land_rows(conn, ds, path, name, report, datetime.now(UTC), held, progress)
+                refusal = _refusal(ds, name, report, reasons)
+                if refusal:
+                    raise DeliveryError(refusal)
+            except DeliveryError as exc:
+                error = str(exc)
+            finally:
+                conn.rollback()
+            groups = _group(held)
+    complete = not (error and report.rows_quarantined >= MAX_REFUSAL_ROWS)
+    return Explanation(
+        ds.id,
+        name,
+        sha,
+        "would be refused" if error else "would land",
+        error,
+        report.rows_delivered,
+        report.rows_landed,
+        report.rows_quarantined,
+        groups,
+        complete,
+        landed[0] if landed else None,
+    )
+
+
+NEVER_TAKEN = (".part", ".tmp")  # names of files still being written; so are names starting with "."
+
+
+def land_inbox(
+    dataset_id: str, s: Settings | None = None, stable_seconds: float | None = None
+) -> list[LoadReport]:
+    """Land every complete file waiting in the dataset's inbox, oldest first; each landed or refused file
+    leaves the inbox.
+
+    Only regular files are read: a symbolic link, folder, pipe or device is refused unread (the entry is
+    removed, a folder left). Only complete files are taken: not a name starting with "." or ending in
+    ".part"/".tmp" (write under such a name, then rename), and only once its size and modification time
+    have not changed for ``stable_seconds`` (``KHO_INBOX_STABLE_SECONDS``). Refused deliveries are
+    reported, not raised, so one bad file does not hold back the others; neither does a file that cannot
+    be landed now (the database unreachable, a disk error): it stays in the inbox, reported ``failed``,
+    and is tried again next run. The file removed is the one archived: same file (device, inode), same
+    sha256, checked again just before; a file replaced or changed meanwhile stays for the next run.
+    """
+    s = s or settings()
+    stable = s.inbox_stable_seconds if stable_seconds is None else stable_seconds
+    reports: list[LoadReport] = []
+    for path, mode in _others(s.inbox_dir / dataset_id):
+        error = _not_regular(dataset_id, path, mode)
+        reports.append(LoadReport(dataset_id, safe_file_name(path.name), "", "refused", error=str(error)))
+        if not stat.S_ISDIR(mode):
+            path.unlink(missing_ok=True)  # the link, pipe or device node itself, never what it points to
+    for path in complete_files(s.inbox_dir / dataset_id, stable):
+        reports.append(_land_waiting(dataset_id, path, s))
+    return reports
+
+
+def _candidates(inbox: Path) -> list[tuple[Path, os.stat_result]]:
+    """Inbox entries that may be deliveries, with their status (not following links)."""
+    entries = []
+    try:
+        names = os.listdir(inbox)
+    except FileNotFoundError:
+        return []
+    for name in names:
+        if name.startswith(".") or name.lower().endswith(NEVER_TAKEN):
             continue
         try:
-            reports.append(land_file(dataset_id, path, s=s))
-        except DeliveryError as exc:
-            reports.append(
-                getattr(exc, "report", None)
-                or LoadReport(dataset_id, safe_file_name(path.name), "", "refused", error=str(exc))
-            )
+            entries.append((inbox / name, os.lstat(inbox / name)))
+        except FileNotFoundError:
+            continue
+    return entries
+
+
+def _others(inbox: Path) -> list[tuple[Path, int]]:
+    return sorted((p, st.st_mode) for p, st in _candidates(inbox) if not stat.S_ISREG(st.st_mode))
+
+
+def _state(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def complete_files(inbox: Path, stable_seconds: float) -> list[Path]:
+    """The regular files of the inbox unchanged for ``stable_seconds``, oldest first. A file modified more
+    recently is watched that long (once, for all of them) and left for the next run if it changed."""
+    files = [(p, st) for p, st in _candidates(inbox) if stat.S_ISREG(st.st_mode)]
+    now = time.time()
+    ready = [(p, st) for p, st in files if now - st.st_mtime >= stable_seconds]
+    recent = [(p, st) for p, st in files if now - st.st_mtime < stable_seconds]
+    if recent:
+        time.sleep(stable_seconds)
+        for path, before in recent:
+            try:
+                after = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            if _state(after) == _state(before):
+                ready.append((path, after))
+            else:
+                log.info("%s: still being written, left for the next run", path)
+    return [p for p, _ in sorted(ready, key=lambda e: (e[1].st_mtime, e[0].name))]
+
+
+def _land_waiting(dataset_id: str, path: Path, s: Settings) -> LoadReport:
+    """Archive, land and remove one inbox file; a report whatever happens (refused, failed)."""
+    name = safe_file_name(path.name)
+    try:
+        taken = take(path, dataset_id, s)
+    except DeliveryError as exc:  # no longer a regular file: refused unread, nothing archived
+        if not path.is_dir():
+            path.unlink(missing_ok=True)
+        return LoadReport(dataset_id, name, "", "refused", error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - the disk: try again next run
+        return _failed(dataset_id, name, exc)
+    try:
+        for attempt in range(
+            1, 4
+        ):  # a deadlock with another task's transaction is retried, as PostgreSQL advises
+            try:
+                report = land_file(dataset_id, taken.path, source_name=path.name, s=s, taken=taken)
+                break
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                if attempt == 3:
+                    raise
+                time.sleep(attempt)
+    except DeliveryError as exc:  # refused for what it holds: archived, recorded, and removed as landed
+        report = getattr(exc, "report", None) or LoadReport(
+            dataset_id, name, taken.sha256, "refused", archived_path=str(taken.path), error=str(exc)
+        )
+    except Exception as exc:  # noqa: BLE001 - the infrastructure (database, disk): try again next run
+        return _failed(dataset_id, name, exc)
+    if not release(path, taken):
+        log.warning("%s: %s: changed since it was archived; left for the next run", dataset_id, name)
+    return report
+
+
+def _failed(dataset_id: str, name: str, exc: Exception) -> LoadReport:
+    first = (str(exc).strip().splitlines() or [""])[0]
+    error = f"not landed now ({type(exc).__name__}: {first}); left in the inbox, tried again next run"
+    log.warning("%s: %s: %s", dataset_id, name, error)
+    return LoadReport(dataset_id, name, "", "failed", error=error)
+
+
+def release(path: Path, taken: Taken) -> bool:
+    """Remove the inbox file if it is still exactly what was archived (same device and inode, same size and
+    modification time, same sha256); True if removed."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != (
+            taken.device,
+            taken.inode,
+            taken.size,
+            taken.mtime_ns,
+        ) or not stat.S_ISREG(st.st_mode):
+            return False
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: os.read(fd, 1 << 20), b""):
+            digest.update(chunk)
+        if digest.hexdigest() != taken.sha256:
+            return False
+        current = os.lstat(path)  # the name still names the file just hashed
+        if (current.st_dev, current.st_ino) != (st.st_dev, st.st_ino):
+            return False
         path.unlink()
-    return reports
+        return True
+    finally:
+        os.close(fd)

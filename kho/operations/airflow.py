@@ -3,6 +3,9 @@
 ``kho run`` runs DAGs with ``airflow dags test``: a real DAG run (scheduler logic, task SDK,
 XComs, asset events) in one process, without a scheduler daemon. ``make airflow`` starts
 ``airflow standalone`` with the same settings for engineers who want the UI.
+
+Every Airflow process runs with umask 077 (its database, generated passwords and logs are the owner's
+alone): the ``kho`` command sets it, the runs here pass it on, ``make airflow`` sets it in its shell.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from kho.settings import Settings, settings
+from kho.settings import PRIVATE_UMASK, Settings, settings
 
 
 def airflow_env(s: Settings | None = None) -> dict[str, str]:
@@ -32,6 +35,9 @@ def airflow_env(s: Settings | None = None) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        # task logs hold rows and names from deliveries: the owner's alone (Airflow chmods them itself)
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": "0o700",
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS": "0o600",
         "AIRFLOW__API__PORT": str(s.airflow_port),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{s.airflow_port}/execution/",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
@@ -52,7 +58,7 @@ def airflow_bin(s: Settings | None = None) -> str:
 def migrate(s: Settings | None = None) -> None:
     """Create or upgrade Airflow's metadata database (SQLite under ``$KHO_HOME/airflow``)."""
     s = s or settings()
-    s.airflow_home.mkdir(parents=True, exist_ok=True)
+    s.airflow_home.mkdir(parents=True, exist_ok=True, mode=0o700)
     stamp = s.airflow_home / ".migrated"
     version = _version_marker(s)
     if stamp.exists() and stamp.read_text() == version:
@@ -60,6 +66,7 @@ def migrate(s: Settings | None = None) -> None:
     subprocess.run(
         [airflow_bin(s), "db", "migrate"],
         env={**os.environ, **airflow_env(s)},
+        umask=PRIVATE_UMASK,
         check=True,
         capture_output=True,
         text=True,
@@ -81,6 +88,7 @@ def dags_test(dag_id: str, s: Settings | None = None, log: Path | None = None) -
         return subprocess.run(
             [airflow_bin(s), "dags", "test", dag_id],
             env={**os.environ, **airflow_env(s)},
+            umask=PRIVATE_UMASK,
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
@@ -98,6 +106,7 @@ def dags_test_many(
         return subprocess.run(
             [str(s.venv_bin("main", "python")), "-m", "kho.operations.dag_runner", str(dag_file), *dag_ids],
             env={**os.environ, **airflow_env(s)},
+            umask=PRIVATE_UMASK,
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,

@@ -22,7 +22,7 @@ import psycopg
 
 from kho.operations import services
 from kho.operations.services import ServiceError
-from kho.settings import Settings, settings
+from kho.settings import Settings, settings, write_private
 
 CKAN_DATABASE = "ckan"
 DATASTORE_DATABASE = "ckan_datastore"
@@ -83,13 +83,6 @@ def ckan_env(s: Settings | None = None) -> dict[str, str]:
 # --- secrets and configuration -------------------------------------------------------------------
 
 
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-
-
 def _secrets(s: Settings) -> dict[str, str]:
     """Secrets for this KHO_HOME, generated on first use and kept (URL- and ini-safe characters only)."""
     path = ckan_dir(s) / "secrets.json"
@@ -98,7 +91,7 @@ def _secrets(s: Settings) -> dict[str, str]:
     missing = [name for name in wanted if name not in stored]
     if missing:
         stored |= {name: secrets.token_urlsafe(24) for name in missing}
-        _write_private(path, json.dumps(stored, indent=2) + "\n")
+        write_private(path, json.dumps(stored, indent=2) + "\n")
     return stored
 
 
@@ -113,7 +106,7 @@ def write_config(s: Settings | None = None) -> Path:
     s = s or settings()
     keys = _secrets(s)
     storage = ckan_dir(s) / "storage"
-    storage.mkdir(parents=True, exist_ok=True)
+    storage.mkdir(parents=True, exist_ok=True, mode=0o700)
     values = {
         "secret_key": keys["secret_key"],
         "sqlalchemy_url": _role_url(s, CKAN_DATABASE, CKAN_ROLE, keys["ckan_db_password"]),
@@ -128,7 +121,7 @@ def write_config(s: Settings | None = None) -> Path:
         "licenses_file": str(s.repo / "ckanext-kho" / "ckanext" / "kho" / "licenses.json"),
     }
     text = string.Template(_template(s).read_text(encoding="utf-8")).substitute(values)
-    _write_private(ini_path(s), text)
+    write_private(ini_path(s), text)
     return ini_path(s)
 
 
@@ -224,6 +217,8 @@ def setup(s: Settings | None = None) -> None:
     services.ensure_role(DATASTORE_READER_ROLE, keys["datastore_reader_password"], s=s)
     services.ensure_database(CKAN_DATABASE, owner=CKAN_ROLE, s=s)
     services.ensure_database(DATASTORE_DATABASE, owner=CKAN_ROLE, s=s)
+    services.restrict_database(CKAN_DATABASE, [CKAN_ROLE], s=s)
+    services.restrict_database(DATASTORE_DATABASE, [CKAN_ROLE, DATASTORE_READER_ROLE], s=s)
     write_config(s)
     if not _database_initialised(s):
         ckan_cli(s, "db", "init")
@@ -235,7 +230,7 @@ def setup(s: Settings | None = None) -> None:
         ckan_cli(s, "sysadmin", "add", ADMIN_USER, "--create", f"email={ADMIN_EMAIL}", f"password={password}")
     if not _token_valid(s):
         output = ckan_cli(s, "user", "token", "add", ADMIN_USER, "kho_publisher", "--quiet")
-        _write_private(_token_file(s), output.strip().splitlines()[-1] + "\n")
+        write_private(_token_file(s), output.strip().splitlines()[-1] + "\n")
 
 
 def _status(s: Settings, timeout: float = 5.0) -> int | None:
@@ -307,7 +302,7 @@ def datastore_write_url_file(s: Settings) -> Path:
     """A file (mode 600) holding the DataStore database's URL as its write role, for the publisher's COPY
     (``KHO_CKAN_DATASTORE_WRITE_URL_FILE``)."""
     path = ckan_dir(s) / "datastore_write_url"
-    _write_private(path, _role_url(s, DATASTORE_DATABASE, CKAN_ROLE, _secrets(s)["ckan_db_password"]))
+    write_private(path, _role_url(s, DATASTORE_DATABASE, CKAN_ROLE, _secrets(s)["ckan_db_password"]))
     return path
 
 

@@ -19,10 +19,13 @@ def up(s: Settings | None = None, echo=print) -> dict[str, str]:
 
     s = s or settings()
     for d in (s.home, s.run_dir, s.log_dir, s.archive_dir, s.inbox_dir):
-        d.mkdir(parents=True, exist_ok=True)
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    services.secure_home(s)  # what an earlier version left readable to others
     echo("PostgreSQL ...")
     services.start_postgres(s)
     services.ensure_database("kho", s=s)
+    for database in ("postgres", "template1"):  # the warehouse's readers connect to the warehouse only
+        services.restrict_database(database, s=s)
     with psycopg.connect(s.warehouse_url) as conn:
         ensure_meta_schema(conn)
         for ds in catalog().datasets.values():  # dbt's sources exist before the first delivery

@@ -10,6 +10,7 @@ import psycopg
 from kho.catalog import catalog
 from kho.meta import ensure_meta_schema
 from kho.settings import Settings, settings
+from kho.validating.quality import format_revisions
 
 # How old the last delivery may be before a dataset counts as stale (schedule plus grace).
 MAX_AGE = {
@@ -32,6 +33,7 @@ class DatasetStatus:
     quality: str
     published: str
     freshness: str
+    revisions: str | None = None  # how the last delivery revised figures delivered before
 
 
 def dataset_status(s: Settings | None = None) -> list[DatasetStatus]:
@@ -43,7 +45,8 @@ def dataset_status(s: Settings | None = None) -> list[DatasetStatus]:
             for r in conn.execute("""
             select dataset, count(*) filter (where status = 'landed'),
                    coalesce(sum(rows_delivered) filter (where status = 'landed'), 0),
-                   coalesce(sum(rows_landed), 0), coalesce(sum(rows_quarantined), 0),
+                   coalesce(sum(rows_landed) filter (where status = 'landed'), 0),
+                   coalesce(sum(rows_quarantined) filter (where status = 'landed'), 0),
                    max(finished_at) filter (where status = 'landed')
             from kho_meta.loads group by dataset""")
         }
@@ -58,6 +61,14 @@ def dataset_status(s: Settings | None = None) -> list[DatasetStatus]:
             select distinct on (dataset, layer) dataset, layer, success, critical_failures, warnings
             from kho_meta.quality_runs order by dataset, layer, run_at desc"""):
             quality.setdefault(ds, []).append((layer, success, failures, warnings))
+        # The latest raw run that compared its delivery with the previous one (suites with a revisions rule).
+        revisions = {
+            r[0]: r[1]
+            for r in conn.execute("""
+            select distinct on (dataset) dataset, statistics -> 'revisions'
+            from kho_meta.quality_runs where layer = 'raw' and statistics ? 'revisions'
+            order by dataset, run_at desc""")
+        }
         pubs = {
             r[0]: r[1:]
             for r in conn.execute("""
@@ -94,8 +105,20 @@ def dataset_status(s: Settings | None = None) -> list[DatasetStatus]:
             fresh = f"STALE (last {last_landed:%Y-%m-%d}, expected {ds.update_frequency})"
         else:
             fresh = f"fresh ({ds.update_frequency})"
+        revised = revisions.get(ds.id)
         rows.append(
-            DatasetStatus(ds.id, last_text, n, delivered, landed, quarantined, q_text, pub_text, fresh)
+            DatasetStatus(
+                ds.id,
+                last_text,
+                n,
+                delivered,
+                landed,
+                quarantined,
+                q_text,
+                pub_text,
+                fresh,
+                (format_revisions(revised) or "none of the figures delivered before") if revised else None,
+            )
         )
     return rows
 
@@ -107,6 +130,8 @@ def print_summary(console) -> None:
         console.print(
             f"[bold]{r.dataset}[/]: {r.deliveries} deliveries, {r.rows_delivered:,} rows delivered, "
             f"{r.rows_landed:,} landed, {r.rows_quarantined:,} quarantined\n"
-            f"    quality: {r.quality}\n    CKAN: {r.published}\n    freshness: {r.freshness}",
+            f"    quality: {r.quality}\n"
+            + (f"    revisions: {r.revisions}\n" if r.revisions else "")
+            + f"    CKAN: {r.published}\n    freshness: {r.freshness}",
             highlight=False,
         )

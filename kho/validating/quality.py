@@ -41,12 +41,19 @@ DATASOURCE = "kho_warehouse"
 # password in the warehouse URL is never written into the GX project files.
 URL_VARIABLE = "KHO_GX_WAREHOUSE_URL"
 DATA_DOCS_SITE = "local_site"
-# Unexpected values quoted per failed expectation ("e.g. 14.2"); fetched after the run, for failures only.
+# Unexpected values quoted per failed expectation ("e.g. 14.2"); fetched after the run, for failures only,
+# and never for an expectation on a column the catalog flags as personal data (counts only).
 SAMPLE_SIZE = 5
+PERSONAL_NOTE = "values not shown: personal data"
 # libpq options of GX's sessions. Validation aggregates and joins whole tables (a key's uniqueness joins the
 # table with its grouped keys), which PostgreSQL's default 4 MB of work memory sends to disk: 64 MB halves
 # that join on a 1M-row mart (bench 8). GX runs its queries one at a time, in one session.
 SESSION_OPTIONS = "-c work_mem=64MB"
+# GX's one expectation whose name does not start with ``expect_``: rows selected by SQL from ``{batch}``, for
+# rules across rows or tables (a price against last month's, a delivery against the previous one).
+ROWS_EXPECTATION = "unexpected_rows_expectation"
+# How many of a delivery's largest revisions the run summary and `kho status` quote.
+REVISIONS_QUOTED = 5
 
 
 class QualityError(KhoError):
@@ -64,6 +71,7 @@ class SuiteEntry:
     kwargs: dict[str, Any]
     severity: Severity
     why: str
+    source: str | None = None
 
 
 def suite_path(dataset_id: str, layer: Layer) -> Path:
@@ -94,11 +102,11 @@ def read_suite_file(path: Path) -> list[SuiteEntry]:
         where = f"{path}: expectations[{i}]"
         if not isinstance(raw, dict):
             raise QualityError(f"{where}: expected a mapping, found {type(raw).__name__}")
-        unknown = set(raw) - {"expectation", "kwargs", "severity", "why"}
+        unknown = set(raw) - {"expectation", "kwargs", "severity", "why", "source"}
         if unknown:
             raise QualityError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
         name, kwargs = raw.get("expectation"), raw.get("kwargs", {})
-        if not isinstance(name, str) or not name.startswith("expect_"):
+        if not isinstance(name, str) or not (name.startswith("expect_") or name == ROWS_EXPECTATION):
             raise QualityError(f"{where}: 'expectation' must be a GX expectation type, found {name!r}")
         if not isinstance(kwargs, dict):
             raise QualityError(f"{where} ({name}): 'kwargs' must be a mapping")
@@ -109,9 +117,17 @@ def read_suite_file(path: Path) -> list[SuiteEntry]:
         why = raw.get("why")
         if not isinstance(why, str) or not why.strip():
             raise QualityError(f"{where} ({name}): 'why' must say in a line why this is checked")
-        entries.append(SuiteEntry(name, kwargs, raw["severity"], why.strip()))
+        source = raw.get("source")
+        if source is not None and (not isinstance(source, str) or not source.strip()):
+            raise QualityError(f"{where} ({name}): 'source' must name where the rule's figures come from")
+        if name == ROWS_EXPECTATION and "{batch}" not in str(kwargs.get("unexpected_rows_query", "")):
+            raise QualityError(f"{where} ({name}): 'unexpected_rows_query' must select from {{batch}}")
+        entries.append(SuiteEntry(name, kwargs, raw["severity"], why.strip(), source and source.strip()))
     if not entries:
         raise QualityError(f"{path}: the suite lists no expectations")
+    rule = revision_rule(path, data)
+    if rule is not None:
+        entries.append(rule.suite_entry(path.parent.name))
     return entries
 
 
@@ -136,7 +152,12 @@ def build_suite(dataset_id: str, layer: Layer, path: Path | None = None):
         cls = expectation_class(entry.expectation)
         try:
             expectations.append(
-                cls(**entry.kwargs, severity=entry.severity, meta={"why": entry.why}, notes=entry.why)
+                cls(
+                    **entry.kwargs,
+                    severity=entry.severity,
+                    meta={"why": entry.why, **({"source": entry.source} if entry.source else {})},
+                    notes=entry.why + (f" Source: {entry.source}" if entry.source else ""),
+                )
             )
         except (TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
             raise QualityError(
@@ -166,6 +187,7 @@ class Finding:
     severity: Severity
     unexpected_count: int | None = None
     element_count: int | None = None
+    personal_data: bool = False  # on a column flagged as personal data: counts only, never a value
 
     @property
     def summary(self) -> str:
@@ -237,6 +259,11 @@ def _summarise_kwargs(kwargs: dict[str, Any]) -> tuple[str | None, str]:
         column = ", ".join(kwargs.pop("column_list"))
     elif "column_A" in kwargs:
         column = f"{kwargs.pop('column_A')}, {kwargs.pop('column_B')}"
+    elif (
+        "unexpected_rows_query" in kwargs
+    ):  # a cross-row rule: named by its description (_finding), not its SQL
+        kwargs.pop("unexpected_rows_query")
+        column = kwargs.pop("description", None)
     else:
         column = None
     condition = kwargs.pop("row_condition", None)
@@ -263,13 +290,18 @@ def _error(exception_info: dict[str, Any] | None) -> str | None:
 
 
 def _observed(
-    result: dict[str, Any], exception_info: dict[str, Any] | None, samples: list[Any] | None = None
+    result: dict[str, Any],
+    exception_info: dict[str, Any] | None,
+    samples: list[Any] | None = None,
+    personal: bool = False,
 ) -> str:
     error = _error(exception_info)
     if error:
         return f"error: {error}"
     if "unexpected_count" in result:
         text = f"{result['unexpected_count']:,} unexpected of {result.get('element_count') or 0:,} rows"
+        if personal:
+            return f"{text} ({PERSONAL_NOTE})"
         sample: list[str] = []
         for value in samples or result.get("partial_unexpected_list") or []:
             if _short(value) not in sample:
@@ -279,24 +311,55 @@ def _observed(
         return text
     if "observed_value" in result:
         observed = result["observed_value"]
+        if personal:  # a maximum, a most common value, a set of values: all of them values
+            return f"failed ({PERSONAL_NOTE})"
         return f"observed {observed:,}" if isinstance(observed, int) else f"observed {_short(observed)}"
     return "failed"
 
 
-def _finding(expectation_result: Any, samples: list[Any] | None = None) -> Finding:
+def _columns(kwargs: dict[str, Any]) -> set[str]:
+    """The columns an expectation reads, as its configuration names them."""
+    names = [
+        kwargs.get("column"),
+        kwargs.get("column_A"),
+        kwargs.get("column_B"),
+        *kwargs.get("column_list", []),
+    ]
+    return {n for n in names if isinstance(n, str)}
+
+
+def personal_columns(dataset_id: str) -> frozenset[str]:
+    """The dataset's columns the catalog flags as personal data (none for a dataset it does not know)."""
+    from kho.catalog import CatalogError, catalog
+
+    try:
+        ds = catalog().dataset(dataset_id)
+    except CatalogError:
+        return frozenset()
+    return frozenset(c.name for c in ds.columns if c.personal_data)
+
+
+def _finding(
+    expectation_result: Any, samples: list[Any] | None = None, personal: frozenset[str] = frozenset()
+) -> Finding:
     config = expectation_result.expectation_config
+    on_personal = bool(_columns(dict(config.kwargs)) & personal)
     column, kwargs = _summarise_kwargs(dict(config.kwargs))
+    column = column or getattr(config, "description", None)  # a cross-row rule is named by its description
     result = expectation_result.result or {}
     severity = str(getattr(config.severity, "value", config.severity))
     return Finding(
         expectation=config.type,
         column=column,
         kwargs=kwargs,
-        observed=_observed(result, expectation_result.exception_info, samples),
+        observed=_observed(
+            result, expectation_result.exception_info, None if on_personal else samples, on_personal
+        ),
         why=(config.meta or {}).get("why", ""),
         severity="warning" if severity == "warning" else "critical",
         unexpected_count=result.get("unexpected_count"),
         element_count=result.get("element_count"),
+        personal_data=on_personal,
     )
 
 
@@ -446,13 +509,23 @@ def _checkpoint(context: AbstractDataContext, dataset_id: str, layer: Layer, by_
 
 
 def _samples(
-    context: AbstractDataContext, checkpoint: Any, suite_result: Any, batch_parameters: dict | None
+    context: AbstractDataContext,
+    checkpoint: Any,
+    suite_result: Any,
+    batch_parameters: dict | None,
+    personal: frozenset[str] = frozenset(),
 ) -> dict[str, list[Any]]:
     """Up to SAMPLE_SIZE unexpected values of each expectation that failed with unexpected rows, by the
     suite expectation's id: for those only, GX's own unexpected-values metric (the query a SUMMARY result
     runs, ``LIMIT 5``) on the same batch, with the run's parameters filled in. Counts are not recomputed:
-    they stay those of the Checkpoint's run."""
-    failed = [r for r in suite_result.results if not r.success and (r.result or {}).get("unexpected_count")]
+    they stay those of the Checkpoint's run. Values of ``personal`` columns are never fetched."""
+    failed = [
+        r
+        for r in suite_result.results
+        if not r.success
+        and (r.result or {}).get("unexpected_count")
+        and not _columns(dict(r.expectation_config.kwargs)) & personal
+    ]
     if not failed:
         return {}
     try:
@@ -533,10 +606,13 @@ def validate(
             schema, table = _target(dataset_id, layer)
             raise QualityError(f"{dataset_id}/{layer}: cannot validate {schema}.{table}: {exc}") from exc
         (suite_result,) = outcome.run_results.values()
-        samples = _samples(context, checkpoint, suite_result, batch_parameters)
+        personal = personal_columns(dataset_id)
+        samples = _samples(context, checkpoint, suite_result, batch_parameters, personal)
 
     findings = [
-        _finding(r, samples.get(r.expectation_config.id)) for r in suite_result.results if not r.success
+        _finding(r, samples.get(r.expectation_config.id), personal)
+        for r in suite_result.results
+        if not r.success
     ]
     critical = [f for f in findings if f.severity == "critical"]
     warned = [f for f in findings if f.severity == "warning"]
@@ -567,6 +643,10 @@ def validate(
             "data_docs": str(data_docs_index(s)),
         },
     )
+    if layer == "raw" and load_id is not None:
+        revisions = compare_revisions(dataset_id, load_id, s)
+        if revisions is not None:
+            result.statistics["revisions"] = revisions
     record(result, s)
     return result
 
@@ -620,3 +700,153 @@ def build_data_docs(run_ids: list[str] | None = None, s: Settings | None = None)
                 return data_docs_index(s)
         context.build_data_docs(site_names=[DATA_DOCS_SITE], resource_identifiers=identifiers)
     return data_docs_index(s)
+
+
+# --- revisions: a delivery against the previous delivery of the same figures ----------------------
+
+
+@dataclass(frozen=True)
+class RevisionRule:
+    """A raw suite's ``revisions:`` section: which columns identify a figure, which hold its values, and the
+    relative change beyond which a revision of an already delivered figure is a warning."""
+
+    key: list[str]
+    values: list[str]
+    warn_above: float
+    why: str
+    source: str | None = None
+
+    def suite_entry(self, dataset_id: str) -> SuiteEntry:
+        """The rule as a GX expectation (a warning), so that it is judged, recorded and rendered in Data Docs
+        with the rest of the suite: the delivery's figures changed by more than ``warn_above``."""
+        schema, table = _target(dataset_id, "raw")
+        query = (
+            f"select * from ({self.sql(schema, table, 'select * from {batch}')}) as revised"  # noqa: S608
+            f" where new_value is null or abs(new_value - previous_value) > {self.warn_above!r} * abs(previous_value)"
+        )
+        return SuiteEntry(
+            ROWS_EXPECTATION,
+            {
+                "unexpected_rows_query": query,
+                "description": f"figures revised by more than {self.warn_above:.0%} since the previous delivery",
+            },
+            "warning",
+            self.why,
+            self.source,
+        )
+
+    def sql(self, schema: str, table: str, batch: str) -> str:
+        """Every figure of ``batch`` whose previous delivered value (the latest earlier load with the same key)
+        was a number and differs: the key, the column, previous and new value, and the relative change."""
+        keys = ", ".join(self.key)
+        join = " and ".join(f"b.{k} = p.{k}" for k in self.key)
+        picks = " union all ".join(
+            f"select {', '.join(f'b.{k}' for k in self.key)}, '{v}' as value_column,"  # noqa: S608
+            f" p.{v}::numeric as previous_value, b.{v}::numeric as new_value"
+            f" from b join p on {join} where p.{v} is not null and b.{v} is distinct from p.{v}"
+            for v in self.values
+        )
+        return (
+            # Identifiers only: column names checked by revision_rule, schema and table from the catalog.
+            f"with b as ({batch}),"  # noqa: S608
+            f" p as (select distinct on ({keys}) {keys}, {', '.join(self.values)} from {schema}.{table}"
+            f" where {LOAD_COLUMN} not in (select {LOAD_COLUMN} from b)"
+            # earlier loads only, in the order staging picks the latest: load time, then load id
+            f" and (_loaded_at, {LOAD_COLUMN}) < (select max(_loaded_at), max({LOAD_COLUMN}) from b)"
+            f" order by {keys}, _loaded_at desc, {LOAD_COLUMN} desc),"
+            f" r as ({picks})"
+            f" select r.*, case when previous_value <> 0 then (new_value - previous_value) / abs(previous_value)"
+            f" end as relative_change from r"
+        )
+
+
+def revision_rule(path: Path, data: dict[str, Any]) -> RevisionRule | None:
+    """The ``revisions:`` section of a raw suite file, checked; None if it has none."""
+    raw = data.get("revisions")
+    if raw is None:
+        return None
+    where = f"{path}: revisions"
+    if path.stem != "raw":
+        raise QualityError(f"{where}: revisions compare deliveries, so they belong in raw.yml")
+    if not isinstance(raw, dict) or set(raw) - {"key", "values", "warn_above", "why", "source"}:
+        raise QualityError(f"{where}: expected a mapping of key, values, warn_above, why and source")
+    key, values, threshold = raw.get("key"), raw.get("values"), raw.get("warn_above")
+    for name, columns in (("key", key), ("values", values)):
+        if not (
+            isinstance(columns, list)
+            and columns
+            and all(isinstance(c, str) and c.isidentifier() for c in columns)
+        ):
+            raise QualityError(f"{where}: '{name}' must be a list of column names")
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold:
+        raise QualityError(f"{where}: 'warn_above' must be a relative change above 0 (0.05 is 5%)")
+    why = raw.get("why")
+    if not isinstance(why, str) or not why.strip():
+        raise QualityError(f"{where}: 'why' must say in a line why this threshold")
+    source = raw.get("source")
+    return RevisionRule(list(key), list(values), float(threshold), why.strip(), source)
+
+
+def compare_revisions(dataset_id: str, load_id: str, s: Settings | None = None) -> dict[str, Any] | None:
+    """How one delivery revises figures delivered before (None if the dataset's raw suite has no
+    ``revisions:`` rule): figures compared, figures revised, figures revised beyond the threshold, and the
+    largest relative changes, as recorded in a raw run's statistics and shown by `kho status`."""
+    import psycopg
+
+    path = suite_path(dataset_id, "raw")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    rule = revision_rule(path, data if isinstance(data, dict) else {})
+    if rule is None:
+        return None
+    s = s or settings()
+    schema, table = _target(dataset_id, "raw")
+    batch = f"select * from {schema}.{table} where {LOAD_COLUMN} = %(load)s"  # noqa: S608
+    keys = ", ".join(rule.key)
+    with psycopg.connect(s.warehouse_url) as conn:
+        rows = conn.execute(
+            f"select {keys}, value_column, previous_value, new_value, relative_change"  # noqa: S608
+            f" from ({rule.sql(schema, table, batch)}) as revised"
+            " order by abs(relative_change) desc nulls first",
+            {"load": load_id},
+        ).fetchall()
+    n = len(rule.key)
+
+    def beyond(row: tuple) -> bool:  # withdrawn, revised from 0, or changed by more than the threshold
+        return row[n + 2] is None or row[n + 3] is None or abs(row[n + 3]) > rule.warn_above
+
+    largest = [
+        {
+            "key": [_short(v) for v in row[:n]],  # a list: JSONB would reorder an object's keys
+            "column": row[n],
+            "previous": _short(row[n + 1]),
+            "new": _short(row[n + 2]),
+            "change": None if row[n + 3] is None else round(float(row[n + 3]), 4),
+        }
+        for row in rows[:REVISIONS_QUOTED]
+    ]
+    return {
+        "key": rule.key,
+        "revised": len(rows),
+        "beyond_threshold": sum(1 for r in rows if beyond(r)),
+        "warn_above": rule.warn_above,
+        "largest": largest,
+    }
+
+
+def format_revisions(revisions: dict[str, Any] | None) -> str | None:
+    """``12 figures revised (3 by more than 5%); largest: value (yield, maize, ha noi, 2014) 95 -> 950 (+900%)``"""
+    if not revisions or not revisions.get("revised"):
+        return None
+    text = f"{revisions['revised']:,} figures revised ({revisions['beyond_threshold']:,} by more than {revisions['warn_above']:.0%})"
+    quoted = []
+    for r in revisions.get("largest", [])[:3]:
+        change = (
+            "withdrawn"
+            if r["new"] == "None"
+            else ("from 0" if r["change"] is None else f"{r['change']:+.0%}")
+        )
+        quoted.append(f"{r['column']} ({', '.join(r['key'])}) {r['previous']} -> {r['new']} ({change})")
+    return text + ("; largest: " + "; ".join(quoted) if quoted else "")

@@ -193,9 +193,23 @@ def test_organic_zones_are_published_without_personal_data(first_run, warehouse,
     assert secrets
     store = ckan_anonymous.action.datastore_search(resource_id=resource["id"], limit=1000)
     stored = repr(store["records"])
+    # nor the dataset's metadata, nor the quality findings; the provenance names loads, not the agency's files
+    package = repr(ckan_anonymous.action.package_show(id=package_name("organic_zones")))
+    findings = repr(
+        rows(
+            warehouse,
+            "select critical_failures, warnings from kho_meta.quality_runs where dataset = %s",
+            "organic_zones",
+        )
+    )
     for name, phone in secrets:
         assert name not in text and phone not in text
         assert name not in stored and phone not in stored
+        assert name not in package and phone not in package
+        assert name not in findings and phone not in findings
+    for sample in samples("organic_zones"):
+        assert sample.name not in package
+        assert hashlib.sha256(sample.read_bytes()).hexdigest() not in package
     # the latest register wins: the renewed certificate and the new communes
     zones = {r["zone_code"]: r for r in csv.DictReader(io.StringIO(text))}
     assert len(zones) == 20

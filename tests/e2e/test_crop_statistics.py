@@ -158,6 +158,7 @@ def test_ckan_has_the_dataset_its_csv_and_datastore_rows_equal_the_mart(first_ru
     expected = mart_rows(warehouse)
     csv_resources = [r for r in pkg["resources"] if r["format"].upper() == "CSV"]
     assert len(csv_resources) == 1
+    assert sorted(r["format"] for r in pkg["resources"]) == ["CSV", "JSON", "XLSX"]
     with urllib.request.urlopen(csv_resources[0]["url"]) as response:
         raw = response.read()
     assert raw.startswith(b"\xef\xbb\xbf")

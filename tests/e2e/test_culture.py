@@ -163,6 +163,21 @@ def test_ckan_shows_the_mart(runs, warehouse, ckan_anonymous, ds_id):
     assert raw.startswith(b"\xef\xbb\xbf")
     assert len(list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))) == count
     assert ckan_anonymous.action.datastore_search(resource_id=resource["id"], limit=1)["total"] == count
+    formats = sorted(r["format"] for r in pkg["resources"])
+    if ds_id != SITES:
+        assert formats == ["CSV", "JSON", "XLSX"]
+        return
+    # the sites have coordinates: a GeoJSON file too, one point in Viet Nam per site
+    assert formats == ["CSV", "GeoJSON", "JSON", "XLSX"]
+    (geo,) = [r for r in pkg["resources"] if r["format"] == "GeoJSON"]
+    assert geo["mimetype"] == "application/geo+json"
+    with urllib.request.urlopen(geo["url"]) as response:
+        features = json.load(response)["features"]
+    assert len(features) == count
+    for feature in features:
+        lon, lat = feature["geometry"]["coordinates"]
+        assert 102 < lon < 110 and 8 < lat < 24, feature
+        assert feature["properties"]["site_name"]
 
 
 def test_fetching_and_publishing_again_changes_nothing(runs, warehouse):

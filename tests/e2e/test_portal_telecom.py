@@ -243,6 +243,8 @@ def test_ckan_has_each_dataset_and_its_rows(first_run, warehouse, ckan_anonymous
         ).fetchone()[0]
         csv_resources = [r for r in pkg["resources"] if r["format"].upper() == "CSV"]
         assert len(csv_resources) == 1
+        formats = sorted(r["format"] for r in pkg["resources"])
+        assert formats == ["CSV", "JSON", "XLSX"], f"{ds_id}: {formats}"
         with urllib.request.urlopen(csv_resources[0]["url"]) as response:
             raw = response.read()
         assert raw.startswith(b"\xef\xbb\xbf")

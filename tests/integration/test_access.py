@@ -10,14 +10,19 @@ dataset or model is covered the day it appears:
   every agency and open_reader; shared: every agency; restricted: the owning agency);
 - no role reads any other model (staging, intermediate, protected marts), the reference seeds or kho_meta;
 - no role writes anything: no insert, delete or truncate on what it reads, no table in marts, public or any
-  raw schema, no schema, no temporary table.
+  raw schema, no schema, no temporary table;
+- every role gives its password, and connects to the warehouse only (not to ``postgres``, ``template1``,
+  CKAN's databases or the demo portal's), so it creates temporary tables nowhere;
+- ``kho up`` creates no demo role (the demo portal's ``kho_reader`` is the demo's own).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -26,6 +31,7 @@ from psycopg import errors, sql
 from kho.catalog import CATALOG_DIR, catalog, load_catalog
 from kho.conforming import access
 from kho.conforming.dbt import project_dir, run_dbt
+from kho.operations import stack as kho_stack
 
 CATALOG = catalog()
 ROLES = access.login_roles(CATALOG)
@@ -208,3 +214,81 @@ def test_apply_converges(built, tmp_path):
         access.apply(s, manifest=manifest)
         assert not conn.execute("select 1 from pg_roles where rolname = 'agency_zz_probe'").fetchone()
     assert _privileges(s) == before
+
+
+# --- how roles connect, and where ----------------------------------------------------------------
+
+OTHER_DATABASES = ("postgres", "template1", "ckan", "ckan_datastore", "portal_demo")
+
+
+def _in_database(url: str, database: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+def _connect(url: str) -> str:
+    """'ok', or why the server refused (only what the URL gives: no password file, no PGPASSWORD)."""
+    try:
+        psycopg.connect(url, passfile=os.devnull, connect_timeout=10).close()
+    except psycopg.OperationalError as exc:
+        return str(exc).strip()
+    return "ok"
+
+
+def test_every_role_gives_its_password(built, monkeypatch):
+    s, _, _ = built
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    role = ROLES[0]
+    good = access.connection_url(s, role)
+    parts = urlsplit(good)
+    host = parts.netloc.rpartition("@")[2]
+    superuser = urlsplit(s.warehouse_url).username or "postgres"
+    for user in (role, superuser):
+        assert "no password supplied" in _connect(urlunsplit(parts._replace(netloc=f"{user}@{host}")))
+        wrong = urlunsplit(parts._replace(netloc=f"{user}:not-the-password@{host}"))
+        assert "password authentication failed" in _connect(wrong)
+    assert _connect(good) == "ok"
+    with psycopg.connect(good, passfile=os.devnull) as conn:
+        assert conn.execute("select current_user, current_database()").fetchone() == (role, "kho")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_readers_connect_to_the_warehouse_only(role, built):
+    s, _, _ = built
+    with psycopg.connect(s.warehouse_url) as conn:
+        present = [
+            d
+            for (d,) in conn.execute(
+                "select datname from pg_database where datname = any(%s)", [list(OTHER_DATABASES)]
+            )
+        ]
+    assert {"postgres", "template1", "ckan", "ckan_datastore"} <= set(present)
+    url = access.connection_url(s, role)
+    got = {database: _connect(_in_database(url, database)) for database in present}
+    wrong = {d: why for d, why in got.items() if "permission denied for database" not in why}
+    assert not wrong, f"{role} connects to {sorted(wrong)}: {wrong}"
+
+
+def test_kho_up_creates_no_demo_role(built):
+    """The demo portal's login is the demo's (demo/portal_db.py): ``kho up`` alone, as on a province's own
+    server, leaves no ``kho_reader`` behind."""
+    s, _, _ = built
+    from demo import portal_db
+
+    def exists() -> bool:
+        with psycopg.connect(s.warehouse_url) as conn:
+            found = conn.execute("select 1 from pg_roles where rolname = %s", [portal_db.PORTAL_DEMO_READER])
+            return found.fetchone() is not None
+
+    had = exists()
+    if had:  # the demo ran on these services: take its role away for the time of this test
+        with psycopg.connect(s.database_url(portal_db.PORTAL_DEMO_DATABASE), autocommit=True) as conn:
+            role = sql.Identifier(portal_db.PORTAL_DEMO_READER)
+            conn.execute(sql.SQL("drop owned by {}").format(role))
+            conn.execute(sql.SQL("drop role {}").format(role))
+    try:
+        kho_stack.up(s, echo=lambda _m: None)
+        assert not exists()
+    finally:
+        if had:
+            portal_db.ensure(s)
+    assert exists() == had

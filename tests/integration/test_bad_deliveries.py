@@ -109,7 +109,7 @@ def relations(warehouse) -> list[tuple[str, str, str]]:
 
 
 def forget_loads(warehouse, ds: Dataset, sha: str) -> None:
-    """Remove every load of this file for this dataset, with its raw rows, quarantined rows and quality runs."""
+    """Remove every load of this file for this dataset, with its raw, quarantined and refused rows and quality runs."""
     ids = [
         r[0]
         for r in warehouse.execute(
@@ -121,6 +121,9 @@ def forget_loads(warehouse, ds: Dataset, sha: str) -> None:
     warehouse.execute(sql.SQL("delete from {} where _load_id = any(%s)").format(raw_table(ds)), [ids])
     warehouse.execute(
         "delete from kho_meta.quarantine where dataset = %s and load_id = any(%s)", [ds.id, ids]
+    )
+    warehouse.execute(
+        "delete from kho_meta.refusal_reasons where dataset = %s and load_id = any(%s)", [ds.id, ids]
     )
     warehouse.execute("delete from kho_meta.quality_runs where load_id = any(%s)", [ids])
     warehouse.execute("delete from kho_meta.loads where load_id = any(%s)", [ids])

@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
+from pyshacl import validate
+from rdflib import RDF, Graph, URIRef
+from rdflib.namespace import DCAT, DCTERMS, SH
 
 from kho.catalog import catalog
 from publishers.ckan import publish
@@ -18,6 +24,8 @@ from publishers.metadata import ckan_name
 pytest_plugins = ["tests.integration.conftest_ckan"]
 
 pytestmark = pytest.mark.e2e
+
+DCT = DCTERMS
 
 # Runs in CKAN's environment: fetch a DCAT document, parse it, print what each dcat:Dataset says.
 READ_BACK = r"""
@@ -101,13 +109,16 @@ def check_dataset(found: dict, mart, result, site) -> None:
     name, email = found["contact"]
     assert email == "mailto:thongke@example.gov.vn" and name
     assert f"marts.{mart.table}" in found["provenance"]
-    (dist,) = found["distributions"]
+    # CSV, XLSX, JSON; the CSV checked here
+    assert len(found["distributions"]) == 3
+    (dist,) = [d for d in found["distributions"] if d["format"].endswith("/CSV")]
     assert dist["download"].startswith(
         f"{site.url}/dataset/{result.package_id}/resource/{result.resource_id}/"
     )
     assert dist["download"].endswith(".csv")
-    assert dist["media_type"] == "text/csv" and dist["format"] == "CSV"
-    assert dist["license"].startswith("https://creativecommons.org/licenses/by/4.0")
+    assert dist["media_type"] == "https://www.iana.org/assignments/media-types/text/csv"
+    assert dist["format"] == "http://publications.europa.eu/resource/authority/file-type/CSV"
+    assert dist["license"] == "http://publications.europa.eu/resource/authority/licence/CC_BY_4_0"
 
 
 def test_dataset_rdf_carries_the_required_fields(ckan_site, published):
@@ -128,3 +139,109 @@ def test_catalog_endpoint_lists_the_dataset_with_the_same_fields(ckan_site, publ
 
     assert graph["catalogs"] == ["Cổng dữ liệu mở"]
     check_dataset(graph["datasets"][f"{ckan_site.url}/dataset/{result.package_id}"], mart, result, ckan_site)
+
+
+# --- DCAT-AP 3.0.1: the official shapes, and the EU portal's metadata quality method -------------
+
+SHAPES = Path(__file__).parents[1] / "data" / "dcat-ap-3.0.1"
+EU = "http://publications.europa.eu/resource/authority"
+# Formats the MQA counts as open (non-proprietary) and as machine-readable, of those Kho publishes
+NON_PROPRIETARY = {"CSV", "JSON", "GEOJSON"}
+MACHINE_READABLE = {"CSV", "JSON", "GEOJSON", "XLSX"}
+
+
+def shacl(data: Graph, shapes: str) -> list[str]:
+    """What the shapes file finds in the graph, checked as it is (no inference), one line each."""
+    _, report, _ = validate(data, shacl_graph=Graph().parse(SHAPES / shapes), inference="none")
+    return sorted(
+        f"{report.value(r, SH.resultSeverity).split('#')[1]}: {report.value(r, SH.focusNode)} "
+        f"{report.value(r, SH.resultPath)}: {report.value(r, SH.resultMessage)}"
+        for r in report.subjects(RDF.type, SH.ValidationResult)
+    )
+
+
+def reachable(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(str(url), method="HEAD"), timeout=30) as r:
+            return r.status < 400
+    except (urllib.error.URLError, ValueError):
+        return False
+
+
+def mqa_score(g: Graph, dataset, compliant: bool) -> dict[str, float]:
+    """The dataset's points by the data.europa.eu Metadata Quality Assessment method (405 in all); a
+    distribution property counts in proportion to the distributions that have it."""
+    dists = list(g.objects(dataset, DCAT.distribution))
+
+    def share(test) -> float:
+        return sum(1 for d in dists if test(d)) / len(dists) if dists else 0.0
+
+    def has(s, p) -> bool:
+        return g.value(s, p) is not None
+
+    def eu(value, table: str) -> bool:
+        return value is not None and str(value).startswith(f"{EU}/{table}/")
+
+    def file_type(d) -> str:
+        return str(g.value(d, DCT["format"]) or "").rsplit("/", 1)[-1]
+
+    return {
+        "keywords": 30 * has(dataset, DCAT.keyword),
+        "themes": 30 * has(dataset, DCAT.theme),
+        "spatial": 20 * has(dataset, DCT.spatial),
+        "temporal": 20 * has(dataset, DCT.temporal),
+        "access_url_reachable": 50 * share(lambda d: reachable(g.value(d, DCAT.accessURL))),
+        "download_url": 20 * share(lambda d: has(d, DCAT.downloadURL)),
+        "download_url_reachable": 30 * share(lambda d: reachable(g.value(d, DCAT.downloadURL))),
+        "format": 20 * share(lambda d: has(d, DCT["format"])),
+        "media_type": 10 * share(lambda d: has(d, DCAT.mediaType)),
+        "format_media_type_vocabulary": 10
+        * share(
+            lambda d: (
+                eu(g.value(d, DCT["format"]), "file-type")
+                and str(g.value(d, DCAT.mediaType)).startswith(
+                    "https://www.iana.org/assignments/media-types/"
+                )
+            )
+        ),
+        "non_proprietary": 20 * share(lambda d: file_type(d) in NON_PROPRIETARY),
+        "machine_readable": 20 * share(lambda d: file_type(d) in MACHINE_READABLE),
+        "dcat_ap_compliance": 30 * compliant,
+        "licence": 20 * share(lambda d: has(d, DCT.license)),
+        "licence_vocabulary": 10 * share(lambda d: eu(g.value(d, DCT.license), "licence")),
+        "access_rights": 10 * has(dataset, DCT.accessRights),
+        "access_rights_vocabulary": 5 * eu(g.value(dataset, DCT.accessRights), "access-right"),
+        "contact_point": 20 * has(dataset, DCAT.contactPoint),
+        "publisher": 10 * has(dataset, DCT.publisher),
+        "rights": 5 * share(lambda d: has(d, DCT.rights)),
+        "byte_size": 5 * share(lambda d: has(d, DCAT.byteSize)),
+        "issued": 5 * has(dataset, DCT.issued),
+        "modified": 5 * has(dataset, DCT.modified),
+    }
+
+
+def catalog_graph(site, query: str = "") -> Graph:
+    with urllib.request.urlopen(f"{site.url}/catalog.ttl{query}", timeout=120) as response:
+        return Graph().parse(data=response.read(), format="turtle")
+
+
+def test_catalog_passes_the_dcat_ap_shapes_and_rates_excellent(ckan_site, published):
+    mart, result = published
+
+    g = catalog_graph(ckan_site, f"?q=name:{ckan_name(mart.dataset.id)}")
+
+    assert shacl(g, "shapes.ttl") == []
+    assert shacl(g, "range.ttl") == []
+    # the recommended properties too, for the dataset and its distributions
+    dataset = URIRef(f"{ckan_site.url}/dataset/{result.package_id}")
+    ours = {str(dataset), *(str(d) for d in g.objects(dataset, DCAT.distribution))}
+    warnings = [w for w in shacl(g, "shapes_recommended.ttl") if w.split(" ")[1] in ours]
+    assert warnings == []
+    assert {str(t) for t in g.objects(dataset, DCAT.theme)} == {f"{EU}/data-theme/AGRI"}
+    formats = sorted(str(g.value(d, DCT["format"])) for d in g.objects(dataset, DCAT.distribution))
+    assert formats == [f"{EU}/file-type/{t}" for t in ("CSV", "JSON", "XLSX")]
+
+    score = mqa_score(g, dataset, compliant=True)
+    missing = {k: v for k, v in score.items() if not v}
+    assert missing == {}
+    assert sum(score.values()) >= 351, score  # "Excellent"

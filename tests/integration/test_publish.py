@@ -64,8 +64,10 @@ def test_first_publish_creates_dataset_csv_and_datastore(ckan_site, mart):
     assert found["contact_email"] == agency.email == pkg["maintainer_email"]
     assert found["kho_dataset_id"] == mart.dataset.id
 
-    (resource,) = pkg["resources"]
-    assert resource["format"] == "CSV" and resource["url_type"] == "upload"
+    # CSV first (with the DataStore), then XLSX and JSON; no GeoJSON: the table has no coordinates
+    assert [r["format"] for r in pkg["resources"]] == ["CSV", "XLSX", "JSON"]
+    resource = pkg["resources"][0]
+    assert resource["url_type"] == "upload" and resource["size"] == len(csv_rows(resource["url"])[0])
     assert resource["kho_content_hash"] == result.content_hash == resource["hash"]
     assert resource["download_url"] == resource["url"]
     raw, from_csv = csv_rows(resource["url"])
@@ -121,16 +123,20 @@ def test_coverage_contact_and_provenance(ckan_site, mart):
     # spatial: the province codes delivered (01, 28, 38, 99)
     assert found["spatial_units"] == "4"
     assert found["spatial_text"].startswith("Cả nước: 4 ")
-    # provenance: every delivery with its file, sha256 and landing time, and when the table was built
+    # provenance: every delivery by load id and landing date, and when the table was built; never the
+    # agency's file names nor the raw files' sha256 (raw files may hold personal data)
     provenance = json.loads(found["kho_provenance"])
     assert provenance["model"] == f"marts.{mart.table}"
-    assert [(x["load_id"], x["file"], x["sha256"]) for x in provenance["loads"]] == [
-        load[:3] for load in loads
+    assert provenance["loads"] == [
+        {"load_id": loads[0][0], "landed_on": "2025-03-01"},
+        {"load_id": loads[1][0], "landed_on": "2025-03-02"},
     ]
-    assert all(x["landed_at"].startswith("2025-03-0") for x in provenance["loads"])
     assert provenance["built_at"] == found["kho_built_at"] == found["modified"]
     assert found["kho_load_ids"] == f"{loads[0][0]}, {loads[1][0]}"
-    assert "production_paddy.csv" in found["provenance"] and "b" * 64 in found["provenance"]
+    assert f"- {loads[1][0]}: 2025-03-02" in found["provenance"]
+    package = json.dumps(ckan_site.anonymous.action.package_show(id=result.package_id), ensure_ascii=False)
+    for _, name, sha, _ in loads:
+        assert name not in package and sha not in package
 
 
 def test_second_publish_makes_no_write_calls(ckan_site, mart):
@@ -158,7 +164,7 @@ def test_changed_row_updates_in_place(ckan_site, mart):
     assert second.status == "published" and second.content_hash != first.content_hash
     assert (second.package_id, second.resource_id) == (first.package_id, first.resource_id)
     pkg = ckan_site.anonymous.action.package_show(id=first.package_id)
-    assert [r["id"] for r in pkg["resources"]] == [first.resource_id]
+    assert pkg["resources"][0]["id"] == first.resource_id and len(pkg["resources"]) == 3
     assert ckan_site.anonymous.action.package_search(q=f"name:{pkg['name']}")["count"] == 1
     _, from_csv = csv_rows(pkg["resources"][0]["url"])
     assert {r["production_t"] for r in from_csv if r["province_code"] == "38"} == {"999999.5"}
@@ -217,12 +223,14 @@ def test_metadata_change_only_patches_the_dataset(ckan_site, mart):
 
     result = publish(retitled, ckan_site.settings, manifest=mart.manifest)
 
-    # package_patch, and resource_patch for the resource's name (it follows the title); no upload
-    assert (result.status, result.write_calls) == ("published", 2)
+    # package_patch, and resource_patch for each file's name (it follows the title); no upload
+    assert (result.status, result.write_calls) == ("published", 4)
     pkg = ckan_site.anonymous.action.package_show(id=result.package_id)
     assert pkg["title"] == "Thống kê cây trồng (tiêu đề mới)"
-    (resource,) = pkg["resources"]
-    assert resource["name"] == "Thống kê cây trồng (tiêu đề mới) (CSV)"
+    assert [r["name"] for r in pkg["resources"]] == [
+        f"Thống kê cây trồng (tiêu đề mới) ({fmt})" for fmt in ("CSV", "XLSX", "JSON")
+    ]
+    resource = pkg["resources"][0]
     # the uploaded file survives a metadata-only update
     assert resource["url_type"] == "upload"
     raw, _ = csv_rows(resource["url"])

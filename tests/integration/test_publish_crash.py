@@ -16,7 +16,7 @@ import time
 import pytest
 
 from kho.settings import REPO
-from publishers.ckan import RESOURCE_KIND, STEPS, publish
+from publishers.ckan import KINDS, RESOURCE_KIND, STEPS, publish
 from publishers.metadata import ckan_name
 
 pytest.register_assert_rewrite("tests.integration.conftest_ckan")  # helpers imported below, plugin too
@@ -65,6 +65,10 @@ def portal_state(ckan_site, mart) -> tuple[str | None, list[str]]:
     return pkg["id"], [r["id"] for r in pkg["resources"] if r.get("kho_kind") == RESOURCE_KIND]
 
 
+def kho_files(pkg: dict) -> list[str]:
+    return sorted(r["kho_kind"] for r in pkg["resources"] if r.get("kho_kind") in KINDS.values())
+
+
 def assert_repaired(ckan_site, mart, before: tuple[str | None, list[str]]) -> None:
     """Publish again after the crash; then everything is there exactly once, with the ids it had."""
     result = publish(mart.dataset, ckan_site.settings, manifest=mart.manifest)
@@ -76,7 +80,9 @@ def assert_repaired(ckan_site, mart, before: tuple[str | None, list[str]]) -> No
     if before[1]:
         assert result.resource_id == before[1][0]
     pkg = ckan_site.anonymous.action.package_show(id=package_id)
-    assert len(pkg["resources"]) == 1 and pkg["resources"][0]["kho_content_hash"] == result.content_hash
+    assert kho_files(pkg) == ["mart_csv", "mart_json", "mart_xlsx"], "not exactly one resource per file"
+    assert len(pkg["resources"]) == 3
+    assert {r["kho_content_hash"] for r in pkg["resources"]} == {result.content_hash}
     total = ckan_site.anonymous.action.datastore_search(resource_id=result.resource_id, limit=0)["total"]
     assert total == ROWS
     assert len(csv_rows(pkg["resources"][0]["url"])[1]) == ROWS

@@ -116,12 +116,14 @@ def through(p: FaultyProxy, site) -> RemoteCKAN:
 
 
 def published_once(ckan_site, mart) -> dict:
-    """Exactly one dataset of that name, with exactly one resource, holding every row."""
+    """Exactly one dataset of that name, with exactly one resource per file format, the CSV's DataStore
+    table holding every row."""
     name = ckan_name(mart.dataset.id)
     found = ckan_site.admin.action.package_search(q=f"name:{name}", include_private=True, include_drafts=True)
     assert found["count"] == 1
     pkg = ckan_site.admin.action.package_show(id=name)
-    (resource,) = pkg["resources"]
+    assert [r["format"] for r in pkg["resources"]] == ["CSV", "XLSX", "JSON"]
+    resource = pkg["resources"][0]
     assert len(datastore_rows(ckan_site.anonymous, resource["id"])) == len(mart.rows())
     return pkg
 

@@ -254,25 +254,64 @@ def test_a_malformed_code_fails_critically_and_says_which(quality_db, quality_se
     ]
 
 
-def test_an_implausible_yield_only_warns(quality_db, quality_settings):
+def test_an_unusual_but_consistent_yield_only_warns(quality_db, quality_settings):
+    # 14.8 t/ha of maize in Thái Bình: outside the band, but possible, and production says the same
     quality_db.execute(
-        "update marts.fct_crop_production set yield_t_per_ha = 14.8"
+        "update marts.fct_crop_production set yield_t_per_ha = 14.8, production_t = planted_area_ha * 14.8"
         " where province_code = '34' and crop = 'maize' and year = 2014"
     )
 
     result = validate("crop_statistics", "mart", s=quality_settings)
 
-    assert result.success
+    assert result.success, format_result(result)
     assert result.critical_failures == []
-    (warning,) = result.warnings
-    assert warning.expectation == "expect_column_values_to_be_between"
-    assert warning.column == "yield_t_per_ha"
-    assert "where crop == maize" in warning.kwargs
-    assert warning.unexpected_count == 1
-    assert warning.element_count == 16  # the maize rows only: the band applies to maize
+    band = next(w for w in result.warnings if w.expectation == "expect_column_values_to_be_between")
+    assert band.column == "yield_t_per_ha"
+    assert "where crop == maize" in band.kwargs
+    assert band.unexpected_count == 1
+    assert band.element_count == 16  # the maize rows only: the band applies to maize
     assert "WARNING expect_column_values_to_be_between(yield_t_per_ha; min_value=0.5, max_value=12," in (
         format_result(result)
     )
+    # three times the 2017 figure: yield and production stand out from their series, in 2014 and in 2017
+    (spike,) = [w for w in result.warnings if w.expectation == "unexpected_rows_expectation"]
+    assert spike.column.startswith("a figure 40% above or below") and spike.observed == "observed 4"
+
+
+def test_a_yield_in_quintals_is_stopped(quality_db, quality_settings):
+    """The incident: Hà Nội's maize yield for 2014 delivered as 950 where 95.0 q/ha belonged, so 95 t/ha."""
+    quality_db.execute(
+        "update marts.fct_crop_production set yield_t_per_ha = 95"
+        " where province_code = '01' and crop = 'maize' and year = 2014"
+    )
+
+    result = validate("crop_statistics", "mart", s=quality_settings)
+
+    assert not result.success
+    stopped = {(f.expectation, f.column) for f in result.critical_failures}
+    assert stopped == {
+        ("expect_column_values_to_be_between", "yield_t_per_ha"),  # impossible for maize
+        (
+            "unexpected_rows_expectation",  # and twenty times production / area
+            "yield differs from production / planted area by more than 25% (beyond rounding)",
+        ),
+    }
+    impossible = next(f for f in result.critical_failures if f.column == "yield_t_per_ha")
+    assert "max_value=20" in impossible.kwargs and impossible.unexpected_count == 1
+    assert "e.g. 95" in impossible.observed
+    assert all(f.why for f in result.critical_failures)
+
+
+def test_a_small_rounding_gap_between_yield_and_production_passes(quality_db, quality_settings):
+    # the office rounds each figure on its own: 0.1 thousand ha and t, 0.1 quintal/ha
+    quality_db.execute(
+        "update marts.fct_crop_production set yield_t_per_ha = yield_t_per_ha + 0.04"
+        " where province_code = '27' and crop = 'paddy' and year = 2017"
+    )
+
+    result = validate("crop_statistics", "mart", s=quality_settings)
+
+    assert result.success and result.warnings == [], format_result(result)
 
 
 def test_each_run_is_recorded_in_kho_meta(quality_db, quality_settings):
@@ -324,6 +363,51 @@ def test_raw_validation_of_one_load_ignores_a_bad_earlier_load(quality_db, quali
     assert not whole.success and whole.statistics["rows"] == len(original) + len(revision)
 
 
+def test_a_revision_is_counted_and_a_large_one_warns(quality_db, quality_settings):
+    from kho.operations.status import dataset_status
+
+    insert(
+        quality_db, "raw_statistics_office.crop_statistics", raw_rows("2025-03-original", "paddy_2025-03.csv")
+    )
+    revision = raw_rows("2025-09-revision", "paddy_2025-09.csv")
+    for row in revision:
+        row["_loaded_at"] = "2025-09-20 08:00+07"
+    small, large = revision[1], revision[2]  # Hà Nội 2014 whole-year production and yield
+    assert (small["measure"], large["measure"]) == ("production", "yield")
+    small["value"] = (small["value"] * Decimal("1.02")).quantize(Decimal("0.1"))  # final figures: +2%
+    old_yield = large["value"]
+    large["value"] = old_yield * 10  # the decimal point lost: 580 for 58.0 q/ha
+    insert(quality_db, "raw_statistics_office.crop_statistics", revision)
+
+    result = validate("crop_statistics", "raw", load_id="2025-09-revision", s=quality_settings)
+    first = validate("crop_statistics", "raw", load_id="2025-03-original", s=quality_settings)
+
+    assert result.success, format_result(result)  # a revision warns; it does not block
+    (warning,) = result.warnings
+    assert warning.expectation == "unexpected_rows_expectation"
+    assert warning.column == "figures revised by more than 5% since the previous delivery"
+    assert warning.observed == "observed 1"
+    revisions = result.statistics["revisions"]
+    assert (revisions["revised"], revisions["beyond_threshold"], revisions["warn_above"]) == (2, 1, 0.05)
+    biggest = revisions["largest"][0]
+    assert revisions["key"] == ["measure", "crop", "season", "area_name_key", "year"]
+    assert biggest["key"] == ["yield", "paddy", "whole_year", "hanoi", "2014"]
+    assert (biggest["previous"], biggest["change"]) == (str(old_yield), 9.0)
+    assert quality_run(quality_db, result.run_id)["statistics"]["revisions"] == revisions
+    # the first delivery revises nothing: no earlier load
+    assert first.statistics["revisions"]["revised"] == 0 and first.warnings == []
+    # kho status quotes the latest raw run that compared figures: here the first delivery's, then the revision's
+    quality_db.execute(
+        "update kho_meta.quality_runs set run_at = run_at - interval '1 hour' where run_id = %s",
+        [first.run_id],
+    )
+    (status,) = [r for r in dataset_status(quality_settings) if r.dataset == "crop_statistics"]
+    assert status.revisions.startswith(
+        "2 figures revised (1 by more than 5%); largest: value (yield, paddy, whole_year, hanoi, 2014)"
+        f" {old_yield} -> {old_yield * 10} (+900%); value (production, paddy, whole_year, hanoi, 2014)"
+    )
+
+
 def test_an_unknown_load_is_an_error_not_a_pass(quality_db, quality_settings):
     insert(quality_db, "raw_statistics_office.crop_statistics", raw_rows("2025-09-revision", "paddy.csv"))
 
@@ -346,3 +430,81 @@ def test_reruns_reuse_the_gx_project_and_keep_every_result(quality_db, quality_s
     assert first.success and second.success and first.run_id != second.run_id
     assert stored() == before + 2
     assert first.run_id in {p.parent.parent.name for p in results.rglob("*.json")}
+
+
+# Phone numbers in a shape the suite does not expect (a warning): personal data, never to be quoted.
+BAD_PHONES = ["0982 53", "Triệu Văn Thắng", "035-097"]
+
+
+def organic_rows(load_id: str) -> list[dict]:
+    """Ten zones of one organic-zones delivery; three phone numbers malformed, one area implausibly small."""
+    rows = []
+    for i in range(10):
+        rows.append(
+            {
+                "_load_id": load_id,
+                "_source_file": "vung_huu_co_quy_3_2025.csv",
+                "_file_sha256": "c" * 64,
+                "_source_row": i + 2,
+                "_loaded_at": "2025-09-15 08:00+07",
+                "zone_code": f"HC-08-CST-{i:03}",
+                "commune_name": "Xã Yên Hoa",
+                "commune_name_key": "yen hoa",
+                "crop": "Chè Shan tuyết",
+                "area_ha": Decimal("0.05") if i == 9 else Decimal("12.5"),
+                "certificate_body": "Trung tâm Chứng nhận Hữu cơ Miền Bắc",
+                "certificate_number": f"{290 + i}/2024/TCVN-HC",
+                "issue_date": "2024-05-12",
+                "expiry_date": "2026-05-11",
+                "household_name": f"Hộ số {i}",
+                "phone": BAD_PHONES[i] if i < len(BAD_PHONES) else f"0982 530 8{i:02}",
+            }
+        )
+    return rows
+
+
+def test_a_finding_on_a_personal_column_quotes_no_value(quality_db, quality_settings):
+    from kho.catalog import catalog
+    from kho.landing.land import ensure_raw_table
+
+    ds = catalog().dataset("organic_zones")
+    assert ds.column("phone").personal_data
+    ensure_raw_table(quality_db, ds)
+    quality_db.execute("truncate raw_agriculture.organic_zones")
+    insert(quality_db, "raw_agriculture.organic_zones", organic_rows("2025-q3"))
+
+    result = validate("organic_zones", "raw", load_id="2025-q3", s=quality_settings)
+
+    assert result.success  # both checks that fail are warnings
+    by_column = {f.column: f for f in result.warnings}
+    phone = by_column["phone"]
+    assert phone.expectation == "expect_column_values_to_match_regex"
+    assert (phone.unexpected_count, phone.element_count, phone.personal_data) == (3, 10, True)
+    assert phone.observed == "3 unexpected of 10 rows (values not shown: personal data)"
+    # the area is no personal data: its finding still shows the value, so the filter is the column's flag
+    assert by_column["area_ha"].observed.endswith("e.g. 0.05")
+
+    # the user-facing forms: the log line, what the DAG task returns (XCom), kho_meta.quality_runs, and
+    # Great Expectations' own stored result and Data Docs page
+    from flow import validate as flow_validate
+
+    returned = flow_validate("organic_zones", "raw", load_id="2025-q3", s=quality_settings)
+    stored = quality_run(quality_db, result.run_id)
+    build_data_docs([result.run_id], s=quality_settings)
+    gx_files = [
+        p.read_text(encoding="utf-8")
+        for p in gx_root(quality_settings).rglob("*")
+        if p.is_file() and result.run_id in str(p)
+    ]
+    assert len(gx_files) == 2  # the stored result (json) and its page (html)
+    texts = {
+        "log": format_result(result) + "\n" + str(phone),
+        "xcom": json.dumps(returned, ensure_ascii=False),
+        "kho_meta.quality_runs": json.dumps(stored, ensure_ascii=False, default=str),
+        "gx": "\n".join(gx_files),
+    }
+    assert "values not shown: personal data" in texts["log"]
+    assert "values not shown: personal data" in texts["xcom"]
+    for where, text in texts.items():
+        for value in BAD_PHONES:
+            assert value not in text, f"{value!r} quoted in {where}"

@@ -12,6 +12,7 @@ import hashlib
 import shutil
 import socket
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
@@ -137,12 +138,25 @@ def test_the_query_runs_read_only_even_with_a_login_that_could_write(s, inbox):
     assert not any(inbox.iterdir())
 
 
-def test_a_slow_query_is_cancelled(s, inbox, monkeypatch):
-    monkeypatch.setattr(database, "STATEMENT_TIMEOUT", "300ms")
-    slow = dataset(query=catalog().dataset(DATASET).source.query + " having pg_sleep(0.05) is not null")
-    with pytest.raises(database.SourceDatabaseError, match="statement timeout"):
+def test_a_slow_query_is_cancelled_at_the_catalogs_deadline(s, inbox):
+    slow = dataset(
+        query=catalog().dataset(DATASET).source.query + " having pg_sleep(0.05) is not null", deadline_s=1
+    )
+    started = time.monotonic()
+    with pytest.raises(database.SourceDatabaseError) as err:
         database.fetch(slow, s)
+    assert time.monotonic() - started < 6  # 1 s, loosely
+    assert "expected the whole result within 1 s (source.deadline_s)" in str(err.value)
+    assert "statement timeout" in str(err.value)
     assert not any(inbox.iterdir())  # the part file is removed
+
+
+def test_a_result_over_max_bytes_is_refused_while_read(s, inbox):
+    with pytest.raises(database.SourceDatabaseError) as err:
+        database.fetch(dataset(max_bytes=10_000), s)
+    assert str(err.value).startswith(f"{DATASET}: source database 127.0.0.1:")
+    assert "expected a result of at most 10,000 bytes as CSV (source.max_bytes), found more" in str(err.value)
+    assert not any(inbox.iterdir())
 
 
 def test_an_empty_result_writes_nothing(s, inbox):

@@ -555,6 +555,7 @@ def _catalog(tmp_path: Path):
             f"classification: {classification}\nlicence: cc-by-4.0\nupdate_frequency: yearly\n"
             "source: {kind: inbox, format: jsonl}\n"
             "columns: [{name: amount, type: numeric}, {name: phone, personal_data: true}]\n"
+            "retention_days: 365\n"
         )
     return load_catalog(tmp_path)
 

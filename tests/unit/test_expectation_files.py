@@ -175,3 +175,54 @@ def test_format_result_one_line_per_failure():
         statistics={"evaluated_expectations": 25},
     )
     assert format_result(passed) == "crop_statistics/raw load L1 OK: all 25 expectations passed"
+
+
+def test_a_cross_row_rule_must_select_from_the_batch(tmp_path):
+    path = tmp_path / "mart.yml"
+    path.write_text(
+        "expectations:\n"
+        "  - {expectation: unexpected_rows_expectation, kwargs: {unexpected_rows_query: 'select 1 from t'},"
+        " severity: critical, why: a reason, source: a source}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(QualityError, match=r"expectations\[0\].*must select from \{batch\}"):
+        read_suite_file(path)
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("{key: [a], values: [v], warn_above: 0, why: x}", "warn_above"),
+        ("{key: a, values: [v], warn_above: 0.1, why: x}", "'key' must be a list"),
+        ("{key: [a], values: ['v; drop table t'], warn_above: 0.1, why: x}", "'values' must be a list"),
+        ("{key: [a], values: [v], warn_above: 0.1}", "why"),
+    ],
+)
+def test_a_malformed_revisions_section_names_the_problem(tmp_path, section, message):
+    path = tmp_path / "crop_statistics" / "raw.yml"
+    path.parent.mkdir()
+    path.write_text(
+        "expectations:\n"
+        "  - {expectation: expect_table_row_count_to_be_between, kwargs: {min_value: 1},"
+        " severity: critical, why: a reason}\n"
+        f"revisions: {section}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(QualityError, match=message):
+        read_suite_file(path)
+
+
+def test_the_revisions_rule_becomes_a_warning_on_the_raw_suite():
+    entries = read_suite_file(suite_files()[0].parent.parent / "crop_statistics" / "raw.yml")
+    revision = entries[-1]
+    assert revision.expectation == "unexpected_rows_expectation" and revision.severity == "warning"
+    query = revision.kwargs["unexpected_rows_query"]
+    assert "{batch}" in query and "raw_statistics_office.crop_statistics" in query and "0.05" in query
+
+
+def test_new_rules_name_their_source():
+    """Impossible bounds and cross-measure rules are judgements about the world: each says where it comes from."""
+    for path in SUITES:
+        for entry in read_suite_file(path):
+            if entry.expectation == "unexpected_rows_expectation":
+                assert entry.source, f"{path}: {entry.kwargs.get('description')}: give its source"

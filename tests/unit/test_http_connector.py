@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 import urllib.request
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -189,3 +192,130 @@ def test_the_api_runs_as_a_background_process(tmp_path):
     finally:
         assert agency_api.stop(s)
     assert not agency_api.stop(s)
+
+
+# --- redirects, deadlines and sizes, against a small server of the test's own ---------------------------
+
+PAGE = json.dumps({"data": [{"site_id": "S1", "name": "Tân Trào"}]}).encode()
+
+
+class _Odd(BaseHTTPRequestHandler):
+    """``/page``: a one-record page; ``/moved``: 302 to ``/page``; ``/away?to=URL``: 302 to URL;
+    ``/drip``: a page announced whole, sent a byte every 0.2 s; ``/big``: 50 kB without a length."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        parts = urlsplit(self.path)
+        if parts.path == "/page":
+            return self._send(200, PAGE)
+        if parts.path in ("/moved", "/away"):
+            target = dict(parse_qsl(parts.query)).get("to", "/page")
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        if parts.path == "/drip":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PAGE)))
+            self.end_headers()
+            for byte in PAGE[:40]:  # 8 s of it, unless the client gives up
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.2)
+            return None
+        if parts.path == "/big":
+            self.send_response(200)
+            self.send_header("Connection", "close")  # the body ends when the connection does
+            self.end_headers()
+            self.wfile.write(b'{"data": [' + b'{"n": 1},' * 5_000 + b'{"n": 1}]}')
+            self.close_connection = True
+            return None
+        return self._send(404, b"{}")
+
+    def _send(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (http.server's name)
+        pass
+
+
+class _OddServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # a client that gave up on the drip
+
+
+@pytest.fixture(scope="module")
+def odd():
+    server = _OddServer(("127.0.0.1", 0), _Odd)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_redirect_within_the_origin_is_followed(odd, s):
+    path = http.fetch(dataset(f"{odd}/moved", pagination="none"), s, backoff_s=0)
+    assert lines(path) == [{"name": "Tân Trào", "site_id": "S1"}]
+
+
+def test_a_redirect_to_another_origin_is_refused(odd, api, s):
+    elsewhere = f"{api}/v1/tourist-sites"  # another local service: its answer must not be delivered
+    url = f"{odd}/away?to={elsewhere}"
+    with pytest.raises(DeliveryError) as err:
+        http.fetch(dataset(url, pagination="none", retries=0), s)
+    port = odd.rsplit(":", 1)[1]
+    assert str(err.value) == (
+        f"tourist_sites: {http.shown(url)}: expected page 1: a redirect within http://127.0.0.1:{port} or to a"
+        f" host in source.allow_redirect_hosts, found HTTP 302 to {elsewhere}"
+    )
+    assert inbox_files(s) == []
+
+
+def test_a_redirect_to_a_host_the_catalog_allows_is_followed(odd, api, s):
+    url = f"{odd}/away?to={api}/v1/tourist-sites"
+    allowed = [api.removeprefix("http://")]  # host:port
+    path = http.fetch(dataset(url, pagination="none", allow_redirect_hosts=allowed), s, backoff_s=0)
+    assert len(lines(path)) == 20  # the API's first page
+
+
+def test_a_slow_drip_is_cut_at_the_request_timeout_not_per_read(odd, s):
+    started = time.monotonic()
+    with pytest.raises(DeliveryError) as err:
+        http.fetch(dataset(f"{odd}/drip", pagination="none", timeout_s=1, retries=0), s)
+    assert time.monotonic() - started < 6  # each byte came within 1 s; the whole answer did not
+    assert str(err.value).endswith("found answer not complete within 1 s, 1 attempt in all")
+    assert inbox_files(s) == []
+
+
+def test_the_whole_fetch_gives_up_at_its_deadline(odd, s):
+    started = time.monotonic()
+    with pytest.raises(DeliveryError) as err:
+        http.fetch(dataset(f"{odd}/drip", pagination="none", deadline_s=1, retries=3), s, backoff_s=0)
+    assert time.monotonic() - started < 6
+    assert str(err.value) == (
+        f"tourist_sites: {odd}/drip: expected page 1: every page within 1 s (source.deadline_s),"
+        " found page 1 not complete by then"
+    )
+    assert inbox_files(s) == []
+
+
+def test_a_fetch_over_max_bytes_is_refused_while_read(odd, api, s):
+    with pytest.raises(DeliveryError) as err:
+        http.fetch(dataset(f"{odd}/big", pagination="none", max_bytes=10_000), s)
+    assert str(err.value) == (
+        f"tourist_sites: {odd}/big: expected page 1: at most 10,000 bytes for the whole fetch"
+        " (source.max_bytes), found more than 10,000"
+    )
+    # Counted over every page: the API's six pages of 7 sites are some 12 kB in all.
+    with pytest.raises(DeliveryError, match=r"expected page \d: at most 8,000 bytes for the whole fetch"):
+        http.fetch(dataset(f"{api}/v1/tourist-sites", page_size=7, max_bytes=8_000), s)
+    assert inbox_files(s) == []
