@@ -3,7 +3,8 @@ diacritics, a dataset, its preview table, and the CSV download checked row by ro
 
 Screenshots go to ``artifacts/browser/`` (kept by CI). Needs Debian's ``chromium`` (``apt-get install
 chromium``); skipped without it. The crop dataset is the warehouse's ``marts.fct_crop_production`` when
-dbt has built it, else a table of the same shape made for the test; "giá vật liệu" finds the
+dbt has built it, else a table of the same shape made for the test and published under the catalog
+entry's own name (so that it is in its theme, as the real one is); "giá vật liệu" finds the
 construction material prices, published from their mart when it exists, else from a small table.
 """
 
@@ -84,7 +85,7 @@ def crop(ckan_site, warehouse, unique) -> Iterator[Published]:
     with warehouse.cursor().copy(sql.SQL("copy {} from stdin").format(ident)) as copy:
         for row in ROWS:
             copy.write_row(row)
-    own = real.model_copy(update={"id": f"browser_crop_{unique}"})
+    own = real  # published under its catalog id, so it is in its theme as the real one is
     try:
         yield _publish_from(warehouse, ckan_site, own, table, own=True)
     finally:
@@ -118,7 +119,7 @@ def prices(ckan_site, warehouse, unique) -> Iterator[Published]:
             " ('2025-01-01', 'Cát vàng', 'm3', 420000), ('2025-02-01', 'Thép cuộn D6', 'kg', 15200)"
         ).format(ident)
     )
-    own = base.model_copy(update={"id": f"browser_prices_{unique}"})
+    own = base if entry else base.model_copy(update={"id": f"browser_prices_{unique}"})
     try:
         yield _publish_from(warehouse, ckan_site, own, table, own=True)
     finally:

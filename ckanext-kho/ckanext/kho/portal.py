@@ -16,6 +16,8 @@ import ckan.plugins as plugins
 import ckan.plugins.toolkit as tk
 from ckan.lib.navl.dictization_functions import Invalid, missing
 
+from ckanext.kho import page_cache
+
 FEATURED_DEFAULT = ""
 LATEST = 5
 
@@ -26,6 +28,10 @@ class PortalPlugin(plugins.SingletonPlugin):
     plugins.implements(plugins.ITemplateHelpers)
     plugins.implements(plugins.IValidators)
     plugins.implements(plugins.IActions)
+    plugins.implements(plugins.IMiddleware, inherit=True)
+    plugins.implements(plugins.IPackageController, inherit=True)
+    plugins.implements(plugins.IResourceController, inherit=True)
+    plugins.implements(plugins.IGroupController, inherit=True)
 
     def update_config(self, config) -> None:
         tk.add_template_directory(config, "templates")
@@ -40,6 +46,29 @@ class PortalPlugin(plugins.SingletonPlugin):
         declaration.declare(section.colour_header, "#0b3a66")
         declaration.declare(section.colour_accent, "#b3261e")
         declaration.declare(section.featured, FEATURED_DEFAULT)
+        declaration.declare_int(section.page_cache_seconds, 300)
+
+    # --- the page cache for anonymous visitors (page_cache.py) -----------------------------------
+
+    def make_middleware(self, app, config):
+        from ckan.lib.redis import connect_to_redis
+
+        seconds = int(config.get("ckanext.kho.page_cache_seconds") or 0)
+        if seconds <= 0:
+            return app
+        locales = config.get("ckan.locales_offered") or []
+        if isinstance(locales, str):
+            locales = locales.split()
+        return page_cache.PageCache(app, connect_to_redis(), seconds, locales=locales)
+
+    def _changed(self, *_args, **_kwargs) -> None:
+        from ckan.lib.redis import connect_to_redis
+
+        page_cache.invalidate(connect_to_redis())
+
+    after_dataset_create = after_dataset_update = after_dataset_delete = _changed
+    after_resource_create = after_resource_update = after_resource_delete = _changed
+    create = edit = delete = _changed  # IGroupController: groups and organizations
 
     def get_helpers(self) -> dict[str, Any]:
         return {
@@ -48,6 +77,7 @@ class PortalPlugin(plugins.SingletonPlugin):
             "kho_intro": kho_intro,
             "kho_colours": kho_colours,
             "kho_home": kho_home,
+            "kho_language_links": kho_language_links,
         }
 
     def get_validators(self) -> dict[str, Any]:
@@ -87,6 +117,36 @@ def kho_intro() -> str:
 
 def kho_colours() -> dict[str, str]:
     return {name: tk.config.get(f"ckanext.kho.colour_{name}") for name in ("primary", "header", "accent")}
+
+
+def kho_language_links() -> list[dict[str, Any]]:
+    """The current page in each offered language: plain links (a cached page holds no form to post)."""
+    from ckan.common import request
+
+    offered = tk.config.get("ckan.locales_offered") or ["vi", "en"]
+    if isinstance(offered, str):
+        offered = offered.split()
+    default = tk.config.get("ckan.locale_default") or "vi"
+    names = {"vi": "Tiếng Việt", "en": "English"}
+    path = request.path
+    current = tk.h.lang()
+    for locale in offered:
+        if path == f"/{locale}" or path.startswith(f"/{locale}/"):
+            path = path[len(locale) + 1 :] or "/"
+            break
+    query = request.query_string.decode() if request.query_string else ""
+    links = []
+    for locale in offered:
+        href = path if locale == default else f"/{locale}{path}"
+        links.append(
+            {
+                "locale": locale,
+                "name": names.get(locale, locale),
+                "href": tk.h.url_for_static(href) + (f"?{query}" if query else ""),
+                "current": locale == current,
+            }
+        )
+    return links
 
 
 # --- the home page -------------------------------------------------------------------------------
