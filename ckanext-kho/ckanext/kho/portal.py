@@ -59,7 +59,9 @@ class PortalPlugin(plugins.SingletonPlugin):
         locales = config.get("ckan.locales_offered") or []
         if isinstance(locales, str):
             locales = locales.split()
-        return page_cache.PageCache(app, connect_to_redis(), seconds, locales=locales)
+        redis = connect_to_redis()
+        page_cache.invalidate(redis)  # a (re)started portal may render differently: start afresh
+        return page_cache.PageCache(app, redis, seconds, locales=locales)
 
     def _changed(self, *_args, **_kwargs) -> None:
         from ckan.lib.redis import connect_to_redis
