@@ -15,6 +15,7 @@ from typing import Any
 import ckan.plugins as plugins
 import ckan.plugins.toolkit as tk
 from ckan.lib.navl.dictization_functions import Invalid, missing
+from ckan.lib.plugins import DefaultTranslation
 
 from ckanext.kho import page_cache
 
@@ -22,12 +23,14 @@ FEATURED_DEFAULT = ""
 LATEST = 5
 
 
-class PortalPlugin(plugins.SingletonPlugin):
+class PortalPlugin(plugins.SingletonPlugin, DefaultTranslation):
     plugins.implements(plugins.IConfigurer)
     plugins.implements(plugins.IConfigDeclaration)
     plugins.implements(plugins.ITemplateHelpers)
     plugins.implements(plugins.IValidators)
     plugins.implements(plugins.IActions)
+    # i18n/vi: CKAN's strings a visitor sees that CKAN's Vietnamese catalogue leaves in English
+    plugins.implements(plugins.ITranslation)
     plugins.implements(plugins.IMiddleware, inherit=True)
     plugins.implements(plugins.IPackageController, inherit=True)
     plugins.implements(plugins.IResourceController, inherit=True)
@@ -42,6 +45,7 @@ class PortalPlugin(plugins.SingletonPlugin):
         declaration.annotate("Kho portal")
         declaration.declare(section.site_title_en, "Open data portal")
         declaration.declare(section.site_intro_text_en, "")
+        declaration.declare(section.site_about_en, "")
         declaration.declare(section.colour_primary, "#0b4f8a")
         declaration.declare(section.colour_header, "#0b3a66")
         declaration.declare(section.colour_accent, "#b3261e")
@@ -77,6 +81,7 @@ class PortalPlugin(plugins.SingletonPlugin):
             "kho_t": kho_t,
             "kho_site_title": kho_site_title,
             "kho_intro": kho_intro,
+            "kho_about_en": lambda: tk.config.get("ckanext.kho.site_about_en"),
             "kho_colours": kho_colours,
             "kho_home": kho_home,
             "kho_language_links": kho_language_links,
