@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -147,11 +148,74 @@ def _norm(value) -> str:
         return text
 
 
+@pytest.fixture(scope="module", autouse=True)
+def fresh_artifacts():
+    for stale in ARTIFACTS.glob("*.png"):  # an earlier run's pictures
+        stale.unlink()
+
+
+@pytest.fixture
+def kpis(ckan_site, crop, prices):
+    """The KPI marts published with their charts (publishers/kpi.py); they need the pipeline's marts."""
+    from publishers.kpi import publish_kpis
+
+    results = publish_kpis(ckan_site.settings)
+    missing = [r.kpi for r in results if r.status in ("missing", "skipped")]
+    if missing:
+        pytest.skip(f"KPI marts or their facts not built/published yet (run the pipeline first): {missing}")
+    return results
+
+
+def test_a_person_sees_the_key_figures_and_their_charts(ckan_site, kpis, tmp_path):
+    from publishers.kpi import kpis as kpi_definitions
+    from tests.browser.cdp import Browser
+
+    with Browser(downloads=tmp_path / "downloads", executable=CHROMIUM, timeout=60) as browser:
+        try:
+            browser.open(ckan_site.url + "/")
+            figures = browser.evaluate("[...document.querySelectorAll('.kho-kpi')].map(li => li.innerText)")
+            names = [k.name_vi for k in kpi_definitions()]
+            assert len(figures) == len(names)
+            for name in names:
+                assert any(name in figure for figure in figures), name
+            browser.screenshot(ARTIFACTS / "08_home_key_figures.png")
+            for index, kpi in enumerate(kpi_definitions()):
+                browser.open(ckan_site.url + "/")
+                href = browser.evaluate(
+                    f"[...document.querySelectorAll('.kho-kpi a')]"
+                    f".find(a => a.innerText.includes({kpi.name_vi!r})).getAttribute('href')"
+                )
+                browser.open(ckan_site.url + href)
+                # plotly.js drew the series: a line with as many points as the series has, on an axis
+                # labelled with the series' own periods (Vietnamese MM/YYYY or years, never English dates)
+                points = browser.wait_for(
+                    """(() => {
+                        const div = document.querySelector('.chart-container');
+                        const drawn = div && div.querySelectorAll('.scatterlayer .trace path.js-line').length;
+                        return drawn && div.calcdata ? div.calcdata.reduce((n, trace) => n + trace.length, 0) : 0;
+                    })()""",
+                    timeout=60,
+                )
+                ticks = browser.evaluate(
+                    "[...document.querySelectorAll('.chart-container .xtick text')].map(t => t.textContent)"
+                )
+                assert ticks and all(re.fullmatch(r"(\d{2}/)?\d{4}", t) for t in ticks), (kpi.id, ticks)
+                series = next(r for r in kpis if r.kpi == kpi.id)
+                stored = ckan_site.anonymous.action.datastore_search(
+                    resource_id=series.series_resource_id, limit=0
+                )["total"]
+                assert points == stored, kpi.id
+                assert "Biểu đồ" in browser.evaluate("document.body.innerText")
+                browser.screenshot(ARTIFACTS / f"09_chart_{index + 1}_{kpi.id}.png")
+                assert_accessible(browser, f"chart of {kpi.id}")
+        except Exception:
+            browser.screenshot(ARTIFACTS / "failed_charts.png")
+            raise
+
+
 def test_a_person_finds_previews_and_downloads_the_crop_data(ckan_site, warehouse, crop, prices, tmp_path):
     from tests.browser.cdp import Browser
 
-    for stale in ARTIFACTS.glob("*.png"):  # an earlier run's pictures
-        stale.unlink()
     with Browser(downloads=tmp_path / "downloads", executable=CHROMIUM, timeout=60) as browser:
         try:
             walk_through(browser, ckan_site, warehouse, crop, prices)

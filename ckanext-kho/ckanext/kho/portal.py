@@ -95,6 +95,9 @@ class PortalPlugin(plugins.SingletonPlugin, DefaultTranslation):
             "package_create": package_create,
             "package_update": package_update,
             "package_patch": package_patch,
+            "resource_view_create": resource_view_create,
+            "resource_view_update": resource_view_update,
+            "resource_view_delete": resource_view_delete,
         }
 
 
@@ -175,11 +178,45 @@ def kho_home() -> dict[str, Any]:
         except (tk.ObjectNotFound, tk.NotAuthorized):
             continue
     return {
+        "kpis": _kpis(context),
         "themes": groups,
         "latest": found["results"],
         "featured": featured,
         "counts": {"datasets": found["count"], "organizations": len(orgs), "themes": len(groups)},
     }
+
+
+def _kpis(context: dict[str, Any]) -> list[dict[str, Any]]:
+    """The headline figures: the latest point of each KPI series the publisher wrote (publishers/kpi.py)."""
+    found = tk.get_action("package_search")(context, {"rows": 1000, "include_private": False})
+    figures = []
+    for pkg in found["results"]:
+        for res in pkg.get("resources", []):
+            if res.get("kho_kind") != "kpi_series" or not res.get("kho_kpi_latest"):
+                continue
+            figures.append(
+                {
+                    "id": res.get("kho_kpi"),
+                    "name": kho_t(res.get("kho_kpi_name_vi", ""), res.get("kho_kpi_name_en", "")),
+                    "value": _number(res["kho_kpi_latest"]),
+                    "unit": kho_t(res.get("kho_kpi_unit_vi", ""), res.get("kho_kpi_unit_en", "")),
+                    "period": res.get("kho_kpi_latest_x", "")[:10],
+                    "url": tk.h.url_for("resource.read", id=pkg["name"], resource_id=res["id"]),
+                }
+            )
+    return sorted(figures, key=lambda f: f["id"] or "")
+
+
+def _number(text: str) -> str:
+    """A figure as the reader's language writes it: 92,3 in Vietnamese, 92.3 in English."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    shown = f"{value:,.2f}".rstrip("0").rstrip(".")
+    if _english():
+        return shown
+    return shown.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
 
 
 # --- validators for the scheming schema ----------------------------------------------------------
@@ -214,6 +251,30 @@ def package_update(original, context, data_dict):
 @tk.chained_action
 def package_patch(original, context, data_dict):
     return original(context, _lift_extras(data_dict))
+
+
+def _view_changed(original, context, data_dict):
+    """A resource view changed: cached pages showing it are stale (no CKAN hook says so)."""
+    from ckan.lib.redis import connect_to_redis
+
+    result = original(context, data_dict)
+    page_cache.invalidate(connect_to_redis())
+    return result
+
+
+@tk.chained_action
+def resource_view_create(original, context, data_dict):
+    return _view_changed(original, context, data_dict)
+
+
+@tk.chained_action
+def resource_view_update(original, context, data_dict):
+    return _view_changed(original, context, data_dict)
+
+
+@tk.chained_action
+def resource_view_delete(original, context, data_dict):
+    return _view_changed(original, context, data_dict)
 
 
 def kho_json_list(value: Any) -> Any:
