@@ -10,6 +10,7 @@ the same run, and says whether the issue's target is met. ``python -m bench`` ru
 7. ``publish_unchanged``: publishing every dataset again when nothing changed (write calls, time ratio).
 8. ``gx_mart``: Great Expectations validating a 1M-row mart against one hand-written SQL query.
 9. ``dbt_incremental``: dbt's incremental build of a 5M-row fact after 1% new rows against a full refresh.
+10. ``portal_load``: the portal's pages' p95 under 20 anonymous people at once against ``status_show``'s.
 """
 
 BENCHMARKS = {
@@ -22,4 +23,5 @@ BENCHMARKS = {
     7: "publish_unchanged",
     8: "gx_mart",
     9: "dbt_incremental",
+    10: "portal_load",
 }

@@ -46,3 +46,13 @@ if [ "$(cat "$assets/.lock.sha256" 2>/dev/null)" != "$want" ]; then
     echo "kho: npm not found: Data Docs will load their scripts and styles from public CDNs" >&2
   fi
 fi
+# axe-core, the accessibility engine the browser test injects into the portal's pages (npm, pinned;
+# skipped without npm: the browser test then says so and fails its accessibility check).
+AXE_VERSION=4.14.1
+axe="$PWD/.kho/node/axe-core-$AXE_VERSION"
+if [ ! -f "$axe/axe.min.js" ] && command -v npm >/dev/null; then
+  echo "kho: fetching axe-core $AXE_VERSION from the npm registry"
+  mkdir -p "$axe"
+  tarball="$(cd "$axe" && npm pack --silent "axe-core@$AXE_VERSION")"
+  tar -xzf "$axe/$tarball" -C "$axe" --strip-components=1 && rm "$axe/$tarball"
+fi
