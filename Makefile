@@ -55,7 +55,8 @@ bench-gate: install
 	@status=0; $(GATE_ENV) $(PY) -m bench.seeded_errors $(GATE_ARGS) || status=$$?; \
 	  $(GATE_ENV) $(KHO) down >/dev/null; exit $$status
 
-# Regenerate dbt groups, grants, exposures and source freshness from the catalog (after adding a dataset).
+# Regenerate the dbt files the catalog decides (sources, groups, grants, exposures, vars). Kho also does it by
+# itself before every dbt command it runs (kho/conforming/sync.py); this is the same step by hand.
 sync: install
 	@$(PY) scripts/sync_dbt_from_catalog.py
 

@@ -10,7 +10,8 @@ the same run, and says whether the issue's target is met. ``python -m bench`` ru
 7. ``publish_unchanged``: publishing every dataset again when nothing changed (write calls, time ratio).
 8. ``gx_mart``: Great Expectations validating a 1M-row mart against one hand-written SQL query.
 9. ``dbt_incremental``: dbt's incremental build of a 5M-row fact after 1% new rows against a full refresh.
-10. ``freshness``: a delivery from the inbox to CKAN under the running scheduler; at 9 and 50 datasets; idle.
+10. ``portal_load``: the portal's pages' p95 under 20 anonymous people at once against ``status_show``'s.
+11. ``freshness``: a delivery from the inbox to CKAN under the running scheduler; at 9 and 50 datasets; idle.
 """
 
 BENCHMARKS = {
@@ -23,5 +24,6 @@ BENCHMARKS = {
     7: "publish_unchanged",
     8: "gx_mart",
     9: "dbt_incremental",
-    10: "freshness",
+    10: "portal_load",
+    11: "freshness",
 }

@@ -14,6 +14,7 @@ import argparse
 import importlib
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,7 @@ from pathlib import Path
 from bench import BENCHMARKS, common
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
+RUNS = 3  # each benchmark is run this many times; the target is met only when every run meets it
 
 
 def parser() -> argparse.ArgumentParser:
@@ -39,6 +41,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--small", action="store_true", help="CI-sized inputs: proves the benchmarks still run")
     p.add_argument("--out", type=Path, default=RESULTS, help=f"results file (default {RESULTS})")
     p.add_argument("--keep-files", action="store_true", help="keep the generated files and logs")
+    p.add_argument(
+        "--runs",
+        type=int,
+        default=common.env_int("KHO_BENCH_RUNS", RUNS),
+        metavar="N",
+        help=f"runs of each benchmark (default {RUNS}): min / median / max; met only if every run meets it",
+    )
     for number in sorted(BENCHMARKS):
         module(number).add_arguments(p)
     return p
@@ -61,21 +70,29 @@ def main(argv: list[str] | None = None) -> int:
         for number in chosen:
             bench = module(number)
             print(f"[{number}] {BENCHMARKS[number]} ...", flush=True)
-            started = time.perf_counter()
-            load_before = common.load_average()
-            scratch = workdir / BENCHMARKS[number]
-            scratch.mkdir(parents=True)
-            try:
-                result = bench.run(opts, scratch)
-            except Exception as exc:  # one benchmark failing must not lose the others' figures
-                failed = True
-                traceback.print_exc()
-                result = {"benchmark": number, "name": BENCHMARKS[number], "error": str(exc)[-2000:]}
+            runs = []
+            for attempt in range(1, max(1, opts.runs) + 1):
+                started = time.perf_counter()
+                load_before = common.load_average()
+                scratch = workdir / f"{BENCHMARKS[number]}-{attempt}"
+                scratch.mkdir(parents=True)
+                try:
+                    result = bench.run(opts, scratch)
+                except Exception as exc:  # one benchmark failing must not lose the others' figures
+                    failed = True
+                    traceback.print_exc()
+                    result = {"benchmark": number, "name": BENCHMARKS[number], "error": str(exc)[-2000:]}
+                result["wall_seconds"] = round(time.perf_counter() - started, 1)
+                result["load_average_before"] = load_before
+                result["load_average_after"] = common.load_average()
+                runs.append(result)
+                if opts.runs > 1:
+                    print(f"[{number}] run {attempt}: {summary_line(result)}", flush=True)
+                if "error" in result:
+                    break
+            result = combine(runs)
             result["small"] = opts.small
             result["commit"] = _commit()
-            result["wall_seconds"] = round(time.perf_counter() - started, 1)
-            result["load_average_before"] = load_before
-            result["load_average_after"] = common.load_average()
             results[str(number)] = result
             print(f"[{number}] {summary_line(result)}", flush=True)
     finally:
@@ -88,6 +105,46 @@ def main(argv: list[str] | None = None) -> int:
     write(opts.out, results)
     print(f"\nresults written to {opts.out}")
     return 1 if failed else 0
+
+
+def combine(runs: list[dict]) -> dict:
+    """One result from several runs of a benchmark: the median run's figures, each figure's min / median /
+    max over the runs, and ``met`` only when every run met the target (None if one was not judged)."""
+    failed = [r for r in runs if "error" in r]
+    if failed:
+        return {**failed[0], "runs": runs}
+    ordered = sorted(runs, key=lambda r: (r.get("ratio") is None, r.get("ratio") or 0))
+    result = dict(ordered[(len(ordered) - 1) // 2])  # the median run (the lower middle of an even count)
+    verdicts = [r.get("met") for r in runs]
+    result["met"] = None if None in verdicts else all(verdicts)
+    result["spread"] = {
+        key: _spread([r[key] for r in runs if r.get(key) is not None])
+        for key in ("ratio",)
+        if any(r.get(key) is not None for r in runs)
+    }
+    for part in ("project", "baseline"):
+        values = [r[part]["value"] for r in runs if isinstance(r.get(part), dict) and "value" in r[part]]
+        if values:
+            result["spread"][part] = _spread(values)
+    result["load_average"] = [r["load_average_before"] for r in runs] + [runs[-1]["load_average_after"]]
+    result["runs"] = [
+        {
+            "ratio": r.get("ratio"),
+            "met": r.get("met"),
+            "project": r.get("project"),
+            "baseline": r.get("baseline"),
+            "load_average_before": r["load_average_before"],
+            "load_average_after": r["load_average_after"],
+            "wall_seconds": r["wall_seconds"],
+        }
+        for r in runs
+    ]
+    return result
+
+
+def _spread(values: list) -> dict:
+    ordered = sorted(values)
+    return {"min": ordered[0], "median": statistics.median(ordered), "max": ordered[-1], "n": len(ordered)}
 
 
 def _commit() -> str | None:
@@ -120,18 +177,39 @@ def summary_line(result: dict) -> str:
     met = {True: "target met", False: "target NOT met", None: "target not judged"}[result.get("met")]
     ratio = result.get("ratio")
     ratio_text = f"ratio {ratio} ({result['ratio_meaning']})" if ratio is not None else "no ratio"
+    spread = result.get("spread", {}).get("ratio")
+    if spread and spread["n"] > 1:
+        ratio_text = (
+            f"ratio min / median / max of {spread['n']} runs {_mmm(spread)} ({result['ratio_meaning']})"
+        )
+        met += " in every run" if result.get("met") else ""
     return f"{figure(result.get('project'))}; {figure(result.get('baseline'))}; {ratio_text}; {met}"
 
 
+def _mmm(spread: dict) -> str:
+    return " / ".join(f"{spread[k]:.3g}" for k in ("min", "median", "max"))
+
+
 def table(results: dict[str, dict]) -> str:
-    header = ["#", "benchmark", "Kho", "baseline", "ratio", "target", "met"]
+    header = [
+        "#",
+        "benchmark",
+        "Kho (median run)",
+        "baseline (median run)",
+        "ratio min/med/max",
+        "target",
+        "met",
+    ]
     rows = [header]
     for key, r in sorted(results.items(), key=lambda kv: int(kv[0])):
         if "error" in r:
             rows.append([key, r["name"], "FAILED", "", "", "", ""])
             continue
         met = {True: "yes", False: "NO", None: "-"}[r.get("met")]
+        spread = r.get("spread", {}).get("ratio")
         ratio = "-" if r.get("ratio") is None else str(r["ratio"])
+        if spread and spread["n"] > 1:
+            ratio = _mmm(spread)
         rows.append(
             [key, r["name"], figure(r.get("project")), figure(r.get("baseline")), ratio, r["target"], met]
         )

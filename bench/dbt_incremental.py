@@ -46,7 +46,7 @@ from bench import common
 
 NUMBER = 9
 NAME = "dbt_incremental"
-TARGET = 0.10
+TARGET = 0.05
 DATABASE = "kho_bench_dbt"
 DATASET = "crop_production_commune"
 MODEL = "fct_crop_production_commune"
@@ -278,14 +278,20 @@ def land_initial(conn, deliveries: Deliveries) -> tuple[int, int]:
 
 class Dbt:
     """dbt against the benchmark's database, with its own target and log folders (the project's
-    ``target/manifest.json`` belongs to the running stack)."""
+    ``target/manifest.json`` belongs to the running stack), through one long-lived dbt process
+    (``kho.conforming.dbt.DbtSession``), as a warehouse run can: each command after the first starts no
+    Python, and after ``parse`` none parses the project again."""
 
     def __init__(self, s, workdir: Path):
+        from kho.conforming.dbt import DbtSession
+
         self.s, self.target, self.logs = s, workdir / "dbt-target", workdir / "dbt-logs"
+        self.session = DbtSession(s)
+
+    def close(self) -> None:
+        self.session.close()
 
     def __call__(self, *args: str) -> dict:
-        from kho.conforming.dbt import run_dbt
-
         log = self.logs / "dbt.log"
         offset = log.stat().st_size if log.exists() else 0
         argv = [
@@ -298,7 +304,7 @@ class Dbt:
             "json",
         ]
         start = time.perf_counter()
-        done = run_dbt(argv, s=self.s, check=False)
+        done = self.session.run(argv, check=False)
         seconds = time.perf_counter() - start
         if done.returncode != 0:
             raise RuntimeError(f"dbt {' '.join(args)} failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
@@ -380,17 +386,20 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
     from bench.database import drop, fresh
 
     s = fresh(DATABASE, home=workdir / "home")
+    dbt = None
     try:
-        return _measure(opts, s, workdir)
+        dbt = prepare(s, workdir)
+        return _measure(opts, s, dbt)
     finally:
+        if dbt is not None:
+            dbt.close()
         drop(s)
 
 
-def _measure(opts: argparse.Namespace, s, workdir: Path) -> dict:
+def _measure(opts: argparse.Namespace, s, dbt: Dbt) -> dict:
     import psycopg
 
     started = time.perf_counter()
-    dbt = prepare(s, workdir)
     with psycopg.connect(s.warehouse_url) as conn:
         plan = Plan.make(communes(conn, province_code()), opts.dbt_rows, opts.dbt_new_share)
         deliveries = Deliveries(plan)
@@ -438,7 +447,7 @@ def _measure(opts: argparse.Namespace, s, workdir: Path) -> dict:
         raise RuntimeError(f"fact rows {before['rows']:,} then {after_full['rows']:,}, planned {expected:,}")
 
     fact_incremental, fact_full = incremental["nodes"][MODEL], full["nodes"][MODEL]
-    ratio = fact_incremental / fact_full
+    ratio = incremental["seconds"] / full["seconds"]  # whole dbt commands, as the issue now asks
     years = sorted({y for y, _ in plan.pairs})
     return {
         "benchmark": NUMBER,
@@ -455,10 +464,15 @@ def _measure(opts: argparse.Namespace, s, workdir: Path) -> dict:
             "communes": {"before_2025": len(plan.communes[False]), "from_2025": len(plan.communes[True])},
             "years": [years[0], years[-1]],
         },
-        "project": {"label": "incremental fact build", "value": fact_incremental, "unit": "s"},
-        "baseline": {"label": "full refresh fact build", "value": fact_full, "unit": "s"},
+        "project": {"label": "incremental dbt run", "value": incremental["seconds"], "unit": "s"},
+        "baseline": {"label": "full refresh dbt run", "value": full["seconds"], "unit": "s"},
         "ratio": round(ratio, 3),
-        "ratio_meaning": f"{MODEL} build time, incremental / full refresh (dbt run_results)",
+        "ratio_meaning": f"whole `dbt run --select +{MODEL}` command, incremental / full refresh",
+        "fact_build_s": {
+            "incremental": fact_incremental,
+            "full_refresh": fact_full,
+            "ratio": round(fact_incremental / fact_full, 3),
+        },
         "target": f"<= {TARGET:.0%} of a full refresh",
         "met": ratio <= TARGET,
         "dbt_run_wall_s": {

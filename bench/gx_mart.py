@@ -35,7 +35,7 @@ from bench import common
 
 NUMBER = 8
 NAME = "gx_mart"
-TARGET = 3.0
+TARGET = 2.0
 DATABASE = "kho_bench_gx"
 DATASET = "crop_production_commune"
 MODEL = "fct_crop_production_commune"

@@ -18,7 +18,7 @@ from bench import common
 
 NUMBER = 2
 DATASET = "bench_read_xlsx"
-TARGET = 5.0
+TARGET = 6.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -84,13 +84,18 @@ def publish(dataset_id: str, s: Settings | None = None) -> dict:
         raise QualityGateError(
             f"{dataset_id}: not published, critical expectations failed: " + "; ".join(failures)
         )
+    from publishers.kpi import publish_kpis
+
     result = publish_dataset(dataset_id, s=s)
+    # the headline figures computed from this dataset's fact, with their charts (catalog/kpis.yml)
+    figures = publish_kpis(s, dataset=dataset_id)
     return {
         "dataset": dataset_id,
         "status": result.status,
         "url": result.dataset_url,
         "rows": result.rows,
         "write_calls": result.write_calls,
+        "kpis": {k.kpi: k.status for k in figures},
     }
 
 

@@ -22,6 +22,8 @@ app = typer.Typer(
 )
 catalog_app = typer.Typer(help="The dataset catalog.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
+dataset_app = typer.Typer(help="Onboarding datasets.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
 
 
 def _console(stderr: bool = False) -> Console:
@@ -49,9 +51,11 @@ def up(
     workers: int = typer.Option(None, "--workers", help="With celery: worker processes on this machine (2)"),
 ) -> None:
     """Start PostgreSQL, Redis, CKAN and Airflow (if not running) and write .kho/services.env."""
+    from kho.conforming.sync import ensure_synced
     from kho.operations.stack import up as stack_up
 
     try:
+        ensure_synced(echo=lambda m: out.print(f"[dim]{escape(m)}[/]"))  # the dbt files the catalog decides
         stack_up(echo=lambda m: out.print(f"[dim]starting {m}[/]"), executor=executor, workers=workers)
     except KhoError as exc:
         fail(str(exc))
@@ -140,6 +144,7 @@ def run(
     force: bool = typer.Option(False, "--force", help="Run the warehouse DAG even if nothing new landed"),
 ) -> None:
     """Run the pipeline as real Airflow DAG runs: the landing DAG(s), then the warehouse DAG."""
+    from kho.conforming.sync import ensure_synced
     from kho.operations.runs import run_pipeline
 
     ids = [dataset] if dataset else sorted(catalog().datasets)
@@ -148,6 +153,10 @@ def run(
             catalog().dataset(ds_id)
         except CatalogError as exc:
             fail(str(exc), 2)
+    try:
+        ensure_synced(echo=lambda m: out.print(m, highlight=False, markup=False))
+    except KhoError as exc:
+        fail(str(exc))
     ok = run_pipeline(ids, echo=lambda m: out.print(m, highlight=False, markup=False), force=force)
     if not ok:
         raise typer.Exit(1)
@@ -297,17 +306,68 @@ def catalog_list(as_json: bool = typer.Option(False, "--json", help="JSON instea
 @catalog_app.command("validate")
 def catalog_validate(
     directory: Path = typer.Argument(None, help="Catalog folder (default: ./catalog)"),
+    schema_only: bool = typer.Option(
+        False, "--schema-only", help="Only the catalog files against the schema (no dbt parse)"
+    ),
 ) -> None:
-    """Check every catalog file against the schema; list every problem with its file and field."""
+    """Check every catalog file against the schema, then each dataset whole (its dbt models, its suites and
+    their columns, its published model, the generated files); every problem with its file and its fix."""
     try:
         cat = load_catalog(directory)
     except CatalogError as exc:
         fail(f"the catalog has problems:\n{exc}")
     from kho.landing.readers.tabular import layout_problems
 
-    if problems := layout_problems(cat.datasets.values()):
+    problems = layout_problems(cat.datasets.values())
+    if not schema_only and directory is None:
+        from kho.conforming.checks import dataset_problems
+
+        problems += dataset_problems(cat)
+    if problems:
         fail("the catalog has problems:\n" + "\n".join(problems))
-    out.print(f"catalog ok: {len(cat.datasets)} datasets, {len(cat.agencies)} agencies")
+    whole = "" if schema_only or directory is not None else " (models, suites and generated files too)"
+    out.print(f"catalog ok: {len(cat.datasets)} datasets, {len(cat.agencies)} agencies{whole}")
+
+
+@dataset_app.command("new")
+def dataset_new(
+    dataset: str = typer.Argument(..., help="The new dataset's id (lower_snake_case)"),
+    agency: str = typer.Option(..., "--agency", help="The owning agency's id (catalog/agencies.yml)"),
+    sample: Path = typer.Option(..., "--sample", help="A sample delivery: CSV or XLSX"),
+    title_vi: str = typer.Option(None, "--title-vi", help="Title in Vietnamese"),
+    title_en: str = typer.Option(None, "--title-en", help="Title in English"),
+    frequency: str = typer.Option("yearly", "--frequency", help="daily, weekly, monthly, quarterly, yearly"),
+    key: str = typer.Option(None, "--key", help="The key column (its id or header), if not inferred"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be inferred; write nothing"),
+) -> None:
+    """Onboard DATASET from a sample delivery: the catalog entry, dbt models, expectations, all written."""
+    from kho.conforming.scaffold import ScaffoldError, plan, write
+    from kho.errors import DeliveryError
+
+    try:
+        p = plan(dataset, agency, sample, title_vi=title_vi, title_en=title_en, frequency=frequency, key=key)
+    except (ScaffoldError, DeliveryError) as exc:
+        fail(str(exc))
+    except ValueError as exc:  # the catalog's own validation (pydantic)
+        fail(f"{dataset}: {exc}".splitlines()[0])
+    table = Table(title=f"{dataset}: columns read from {sample.name}", box=box.SIMPLE_HEAD)
+    for col in ("header", "column", "type", "notes"):
+        table.add_column(col)
+    for i in p.inferred:
+        table.add_row(i.header, i.column.name, i.column.type, ", ".join(i.why))
+    out.print(table)
+    if dry_run:
+        return
+    write(p, echo=lambda m: out.print(m, highlight=False, markup=False))
+    ds = p.dataset
+    out.print(
+        f"{dataset}: classification shared (every agency reads it; nothing published). Next:\n"
+        f"  1. read catalog/{ds.agency}/{ds.id}.yml (titles, key, required columns, personal data)\n"
+        f"  2. kho land {ds.id} {sample}   (or drop deliveries into the inbox; `kho run {ds.id}`)\n"
+        f"  3. set classification: open in its catalog entry to publish {ds.publish.model} to CKAN",
+        highlight=False,
+        markup=False,
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -52,6 +52,7 @@ from publishers.table import (
     write_files,
 )
 from publishers.table import datastore_state as table_state
+from publishers.themes import Theme, themes_of
 
 MARTS_SCHEMA = "marts"
 CHUNK_SIZE = 10_000  # DataStore records per datastore_upsert request: a few MB of JSON
@@ -496,10 +497,30 @@ class _Publisher:
         self, org: dict[str, Any], package: dict[str, Any] | None, facts: Facts
     ) -> dict[str, Any]:
         wanted = metadata.package_metadata(self.ds, self.agency, org["id"], facts)
+        wanted["groups"] = [{"name": self.ensure_group(theme)} for theme in themes_of(self.ds.id)]
         if package is None:
             return self.portal.write("package_create", recover=self.find_package, name=self.name, **wanted)
         changed = metadata.package_differences(package, wanted)
         return self.portal.write("package_patch", id=package["id"], **changed) if changed else package
+
+    def ensure_group(self, theme: Theme) -> str:
+        """The theme's CKAN group, created or brought up to date; its name."""
+        wanted = theme.group_metadata(self.s.ckan_url)
+        try:
+            group = self.portal.read("group_show", id=theme.id, include_datasets=False)
+        except NotFound:
+            self.portal.write("group_create", recover=lambda: self._group(theme.id), name=theme.id, **wanted)
+            return theme.id
+        changed = {k: v for k, v in wanted.items() if (group.get(k) or "") != v}
+        if changed:
+            self.portal.write("group_patch", id=group["id"], **changed)
+        return theme.id
+
+    def _group(self, name: str) -> dict[str, Any] | None:
+        try:
+            return self.portal.read("group_show", id=name, include_datasets=False)
+        except NotFound:
+            return None
 
     # --- the resource ----------------------------------------------------------------------------
 

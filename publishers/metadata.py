@@ -529,8 +529,15 @@ def package_differences(current: dict[str, Any], wanted: dict[str, Any]) -> dict
     for key, value in wanted.items():
         if key == "tags":
             same = sorted(t["name"] for t in current.get("tags", [])) == sorted(t["name"] for t in value)
+        elif key == "groups":
+            same = sorted(g["name"] for g in current.get("groups", [])) == sorted(g["name"] for g in value)
         elif key == "extras":
             have = {e["key"]: e["value"] for e in current.get("extras", [])}
+            # the portal's schema (ckanext-scheming) shows some extras as fields of their own
+            for e in value:
+                if e["key"] not in have and current.get(e["key"]) not in (None, ""):
+                    field = current[e["key"]]
+                    have[e["key"]] = json.dumps(field) if isinstance(field, list) else str(field)
             same = have == {e["key"]: e["value"] for e in value}
         elif isinstance(value, str):
             same = (current.get(key) or "") == (value or "")

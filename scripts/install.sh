@@ -29,3 +29,30 @@ done
 # The project's own code, editable, without touching the pinned dependencies.
 VIRTUAL_ENV="$PWD/.kho/venvs/main" "$uv" pip install --quiet --no-deps -e .
 VIRTUAL_ENV="$PWD/.kho/venvs/ckan" "$uv" pip install --quiet --no-deps -e ./ckanext-kho
+# Data Docs' scripts, styles and fonts (Bootstrap, jQuery, bootstrap-table, Vega, Font Awesome), which GX's
+# pages would load from public CDNs: the pinned npm packages of requirements/data-docs/, served from the site
+# (kho/validating/data_docs.py). Reinstalled only when the lock file changed; without npm the pages keep the CDNs.
+assets="$PWD/.kho/assets/data-docs"
+lock="requirements/data-docs/package-lock.json"
+want="$(sha256sum "$lock" | cut -d' ' -f1)"
+if [ "$(cat "$assets/.lock.sha256" 2>/dev/null)" != "$want" ]; then
+  if command -v npm >/dev/null; then
+    echo "kho: installing Data Docs' assets from $lock"
+    rm -rf "$assets" && mkdir -p "$assets"
+    cp requirements/data-docs/package.json requirements/data-docs/.npmrc "$lock" "$assets/"
+    (cd "$assets" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$assets/.lock.sha256"
+  else
+    echo "kho: npm not found: Data Docs will load their scripts and styles from public CDNs" >&2
+  fi
+fi
+# axe-core, the accessibility engine the browser test injects into the portal's pages (npm, pinned;
+# skipped without npm: the browser test then says so and fails its accessibility check).
+AXE_VERSION=4.14.1
+axe="$PWD/.kho/node/axe-core-$AXE_VERSION"
+if [ ! -f "$axe/axe.min.js" ] && command -v npm >/dev/null; then
+  echo "kho: fetching axe-core $AXE_VERSION from the npm registry"
+  mkdir -p "$axe"
+  tarball="$(cd "$axe" && npm pack --silent "axe-core@$AXE_VERSION")"
+  tar -xzf "$axe/$tarball" -C "$axe" --strip-components=1 && rm "$axe/$tarball"
+fi

@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from kho.catalog import Catalog, Dataset, catalog
-from kho.conforming.dbt import manifest_path
+from kho.conforming.project import manifest_path
 from kho.settings import Settings, settings, write_private
 
 AGENCY_GROUP = "kho_agency_reader"

@@ -67,11 +67,15 @@ def ensure_platform(conn: psycopg.Connection, s: Settings, echo: Callable[[str],
 
 
 def prepare(s: Settings | None = None, echo: Callable[[str], None] = print) -> dict:
-    """Reset changed incremental models and make sure the shared models are built, once at a time."""
+    """Bring the dbt files the catalog decides up to date (kho.conforming.sync: a dataset just added),
+    reset changed incremental models and make sure the shared models are built, once at a time."""
+    from kho.conforming.sync import ensure_synced
+
     s = s or settings()
     with psycopg.connect(s.warehouse_url, autocommit=True) as conn:
         conn.execute("select pg_advisory_lock(hashtext(%s))", [LOCK])
         try:
+            ensure_synced(s, echo=echo)
             reset = reset_changed(s, echo=echo)
             built = ensure_platform(conn, s, echo)
         finally:

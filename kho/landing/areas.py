@@ -10,7 +10,10 @@ from __future__ import annotations
 import csv
 from functools import cache, lru_cache
 
-from kho.landing.addresses import check_address
+import yaml
+
+from kho.catalog import Dataset
+from kho.landing.addresses import check_address, parse_address
 from kho.landing.names import match_key, suggest
 from kho.settings import REPO
 
@@ -22,9 +25,67 @@ COMMUNE_ALIASES = REPO / "dbt_project" / "seeds" / "reference" / "ref_commune_al
 # Which alias levels a catalog column's ``match`` accepts.
 LEVELS = {
     "area": {"country", "region", "province"},
-    "province": {"province"},
+    # a province column's national and regional rows ("Cả nước", "Red River Delta") are recognised, not unknown
+    "province": {"country", "region", "province"},
     "commune": {"commune"},
 }
+UNITS_2025 = REPO / "dbt_project" / "seeds" / "reference" / "ref_admin_units_2025.csv"
+PROJECT = REPO / "dbt_project" / "dbt_project.yml"
+
+
+@cache
+def platform_province() -> str:
+    """The province this Kho serves (dbt var ``kho_province_code``): a dataset's scope when it sets none."""
+    project = yaml.safe_load(PROJECT.read_text(encoding="utf-8")) or {}
+    return str((project.get("vars") or {}).get("kho_province_code", "08"))
+
+
+def dataset_scope(ds: Dataset) -> tuple[str, ...] | None:
+    """The 2025 province codes a dataset's places must lie in; None: national."""
+    if ds.scope == "national":
+        return None
+    return tuple(ds.scope) if ds.scope else (platform_province(),)
+
+
+@cache
+def province_names() -> dict[str, str]:
+    """2025 province code -> official name."""
+    with UNITS_2025.open(encoding="utf-8", newline="") as f:
+        return {r["code"]: r["name"] for r in csv.DictReader(f) if r["level"] == "province"}
+
+
+@cache
+def province_codes() -> dict[str, str]:
+    """Province name key -> 2025 province code (names of both lists; regions and the country have none)."""
+    with ALIASES.open(encoding="utf-8", newline="") as f:
+        return {
+            r["area_key"]: r["area_code_2025"]
+            for r in csv.DictReader(f)
+            if r["area_level"] == "province" and r["area_code_2025"]
+        }
+
+
+def _scope_text(scope: tuple[str, ...]) -> str:
+    return ", ".join(f"{province_names().get(c, c)} ({c})" for c in scope)
+
+
+def outside_scope(match: str, key: str, value: str, scope: tuple[str, ...] | None) -> str | None:
+    """Why a place lies outside the dataset's scope, or None: a province column's province, or the province an
+    address writes, that is not one of the scope's (an address naming no province is left to dbt's scope)."""
+    if scope is None:
+        return None
+    if match == "address":
+        code = parse_address(value).province_written
+    elif match == "province":
+        code = province_codes().get(key)
+    else:
+        return None
+    if code is None or code in scope:
+        return None
+    return (
+        f"expected a place within the dataset's scope ({_scope_text(scope)}), found province"
+        f" {province_names().get(code, code)} ({code}) in {value!r}"
+    )
 
 
 @cache
@@ -41,16 +102,23 @@ def known_names(match: str) -> dict[str, str]:
 
 
 @lru_cache(maxsize=1 << 14)
-def check_name(match: str, value: str) -> tuple[str, str | None]:
-    """(match key, why the name cannot land or None): an unknown name comes with the nearest known ones.
+def check_name(match: str, value: str, scope: tuple[str, ...] | None | str = "any") -> tuple[str, str | None]:
+    """(match key, why the name cannot land or None): an unknown name comes with the nearest known ones; with a
+    ``scope`` (:func:`dataset_scope`), a province or an address's province outside it is refused too, never
+    matched to a unit inside it.
 
     Cached: a delivery repeats its names, and the suggestions take a while to find.
     """
     if match == "address":  # read, not looked up: the landed key is the whole reading (addresses.py)
-        return check_address(value)
+        key, unknown = check_address(value)
+        if unknown is None and scope != "any":
+            unknown = outside_scope(match, key, value, scope)
+        return key, unknown
     key = match_key(value)
     known = known_names(match)
     if key in known:
+        if scope != "any":
+            return key, outside_scope(match, key, value, scope)
         return key, None
     hint = dict.fromkeys(known[k] for k in suggest(key, known))
     near = f"; nearest known: {', '.join(hint)}" if hint else ""

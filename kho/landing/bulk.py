@@ -26,7 +26,7 @@ from psycopg import sql
 from kho.catalog import Column, Dataset
 from kho.errors import DeliveryError
 from kho.landing import decode
-from kho.landing.areas import check_name
+from kho.landing.areas import check_name, dataset_scope
 from kho.landing.readers.csv_reader import UTF16_BOMS, LineGuard, csv_rows, decoded_lines, sniff_delimiter
 from kho.landing.readers.tabular import (
     FOOTNOTE,
@@ -95,6 +95,7 @@ class Plan:
     first_line: int  # the line of the first data row
     footer: re.Pattern[str] | None  # source.footer_pattern
     first_values: set[str] = field(default_factory=set)  # first values of rows, checked already
+    name_keys: dict[str, _Names] = field(default_factory=dict)  # per matched column, for the whole file
 
 
 def plan(ds: Dataset, path: Path, name: str) -> Plan:
@@ -131,7 +132,7 @@ class _Utf8(io.RawIOBase):
 
     def __init__(self, stream: IO[bytes], encoding: str, ds: str, name: str):
         guard = LineGuard(stream, ds, name)
-        self.blocks = decode.decoded_blocks(guard.read, encoding, ds, name)
+        self.blocks = decode.utf8_blocks(guard.read, encoding, ds, name)
         self.pending = memoryview(b"")
 
     def readable(self) -> bool:
@@ -139,12 +140,12 @@ class _Utf8(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         while not self.pending:
-            text = next(self.blocks, None)
-            if text is None:
+            data = next(self.blocks, None)
+            if data is None:
                 return 0
-            if "\r" in text.replace("\r\n", ""):
+            if b"\r" in data and b"\r" in data.replace(b"\r\n", b""):
                 raise Fallback("a carriage return that does not end a line")
-            self.pending = memoryview(text.encode("utf-8"))
+            self.pending = memoryview(data)
         size = min(len(buffer), len(self.pending))
         buffer[:size] = self.pending[:size]
         self.pending = self.pending[size:]
@@ -305,6 +306,7 @@ def _batches(stream: IO[bytes], ds: Dataset, name: str, found: Plan) -> Iterator
             strings_can_be_null=True,
             null_values=[""],
             quoted_strings_can_be_null=False,
+            check_utf8=False,  # _Utf8 passes on decoded (so valid) UTF-8 only
         ),
     )
     yield from reader
@@ -340,8 +342,11 @@ def _convert(
         if column.required:
             failing.append((pc.is_null(value), f"required column '{column.name}' is empty"))
         if column.match:
-            keys[column.name], unknown = _match(value, names[column.name])
-            failing.append((pc.is_valid(unknown), unknown))
+            if column.name not in found.name_keys:
+                found.name_keys[column.name] = _Names(names[column.name], dataset_scope(ds))
+            keys[column.name], unknown = _match(value, found.name_keys[column.name])
+            if unknown is not None:
+                failing.append((pc.is_valid(unknown), unknown))
         for mask, text in failing:
             if not pc.any(mask).as_py():
                 continue
@@ -389,17 +394,23 @@ def _check_text(cells: list[pa.Array], words: _Words) -> None:
 def _check_rows(cells: list[pa.Array], header: Header, found: Plan) -> None:
     """Rows the row-by-row reader could judge otherwise: headings, footnotes, repeated headers."""
     filled = None
+    present = []  # per cell: it has a value (empty cells are nulls already: null_values=[""])
     for cell in cells:
         size = pc.binary_length(cell)  # bytes: at least the characters csv counts
         if (pc.max(size).as_py() or 0) > FIELD_LIMIT:
             raise Fallback("a very long value")
-        has = pc.fill_null(pc.greater(size, 0), False).cast(pa.int8())
+        has = pc.fill_null(pc.greater(size, 0), False)
+        present.append(has)
+        has = has.cast(pa.int8())
         filled = has if filled is None else pc.add(filled, has)
     sparse = 2 if len(cells) >= 3 else 0
     if pc.any(pc.less_equal(filled, sparse)).as_py():
         raise Fallback("a blank or sparse row (a heading?)")
-    blank = pa.scalar(None, pa.string())
-    first = pc.coalesce(*[pc.if_else(pc.greater(pc.binary_length(c), 0), c, blank) for c in cells])
+    if pc.all(present[0]).as_py():
+        first = cells[0]  # the usual case: every row's first cell has a value
+    else:
+        blank = pa.scalar(None, pa.string())
+        first = pc.coalesce(*[pc.if_else(has, c, blank) for has, c in zip(present, cells, strict=True)])
     # The reader's own patterns, on each distinct first value of the file (once).
     for text in set(pc.unique(first).to_pylist()) - found.first_values:
         if FOOTNOTE.match(text) or (found.footer and found.footer.match(text)):
@@ -449,12 +460,41 @@ def _typed(value: pa.Array, column: Column, ds: Dataset) -> pa.Array:
     return value
 
 
-def _match(value: pa.Array, match: str) -> tuple[pa.Array, pa.Array]:
-    """(name keys, unknown-name reasons) of a column, one computation per distinct name."""
-    encoded = pc.dictionary_encode(value)
-    found = [check_name(match, v) for v in encoded.dictionary.to_pylist()]
-    if any(not key for key, _ in found):
-        raise Fallback("a name with an empty key")  # the text COPY would read it as a null
-    keys = pa.array([k for k, _ in found], pa.string())
-    reasons = pa.array([r for _, r in found], pa.string())
-    return pc.take(keys, encoded.indices), pc.take(reasons, encoded.indices)
+class _Names:
+    """The name keys (and unknown-name or out-of-scope reasons) of one matched column, computed once per
+    distinct name of the file: Arrow arrays
+    looked up set-based (``index_in``), grown when a batch brings names not seen yet."""
+
+    def __init__(self, match: str, scope: tuple[str, ...] | None):
+        self.match, self.scope = match, scope
+        self.names: list[str] = []
+        self.keys: list[str] = []
+        self.reasons: list[str | None] = []
+        self._arrays()
+
+    def _arrays(self) -> None:
+        self.name_array = pa.array(self.names, pa.string())
+        self.key_array = pa.array(self.keys, pa.string())
+        self.reason_array = pa.array(self.reasons, pa.string())
+        self.any_unknown = any(r is not None for r in self.reasons)
+
+    def learn(self, names: list[str]) -> None:
+        for name in names:
+            key, reason = check_name(self.match, name, self.scope)
+            if not key:
+                raise Fallback("a name with an empty key")  # the text COPY would read it as a null
+            self.names.append(name)
+            self.keys.append(key)
+            self.reasons.append(reason)
+        self._arrays()
+
+
+def _match(value: pa.Array, known: _Names) -> tuple[pa.Array, pa.Array | None]:
+    """(name keys, unknown-name reasons, or None when every name is known) of a column."""
+    at = pc.index_in(value, value_set=known.name_array)
+    new = pc.and_(pc.is_null(at), pc.is_valid(value))
+    if pc.any(new).as_py():
+        known.learn(pc.unique(value.filter(new)).to_pylist())
+        at = pc.index_in(value, value_set=known.name_array)
+    keys = pc.take(known.key_array, at)
+    return keys, (pc.take(known.reason_array, at) if known.any_unknown else None)

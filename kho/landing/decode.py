@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import kho.landing.legacy_vn  # noqa: F401 (registers the tcvn3, vni and utf-8+tcvn3 codecs)
+import kho.landing.mojibake  # noqa: F401 (registers utf-8+cp1252: UTF-8 misread as cp1252, repaired)
 from kho.errors import DeliveryError, Plain, Problem
 
 BOM = b"\xef\xbb\xbf"
 
 # The names ``decode`` reports. "utf-8-sig" is UTF-8 that starts with a BOM.
-ENCODINGS = ("utf-8", "utf-8-sig", "cp1258", "tcvn3", "vni", "utf-8+tcvn3")
+ENCODINGS = ("utf-8", "utf-8-sig", "cp1258", "tcvn3", "vni", "utf-8+tcvn3", "utf-8+cp1252")
 # What detection tries, in the order preferred when two give the very same text.
-CANDIDATES = ("utf-8", "cp1258", "tcvn3", "vni", "utf-8+tcvn3")
+CANDIDATES = ("utf-8", "cp1258", "tcvn3", "vni", "utf-8+tcvn3", "utf-8+cp1252")
 
 # Detection reads lines that are not plain ASCII (only those tell encodings apart): a first look, then,
 # if that is not conclusive, up to SAMPLE_BYTES.
@@ -138,6 +139,26 @@ def decoded_blocks(read: Read, encoding: str, dataset: str = "", file: str = "")
     return _decode_blocks(read, encoding, dataset, file, None)
 
 
+def utf8_blocks(read: Read, encoding: str, dataset: str = "", file: str = "") -> Iterator[bytes]:
+    """What :func:`decoded_blocks` gives, as UTF-8 bytes: a UTF-8 block already in NFC (the usual delivery)
+    is passed on as it came, without encoding its text again."""
+    codec = _codec(encoding)
+    for line, offset, block in _line_blocks(read):
+        if offset == 0 and block.startswith(BOM) and codec in ("utf-8", "utf-8+tcvn3"):
+            block, offset = block[len(BOM) :], len(BOM)
+        if codec == "utf-8" and block.isascii():
+            _refuse_nul(block, line, offset, dataset, file)
+            yield block  # ASCII is UTF-8 and NFC already
+            continue
+        _refuse_nul(block, line, offset, dataset, file)
+        try:
+            text = block.decode(codec)
+        except UnicodeDecodeError as exc:
+            raise DeliveryError(_undecodable(block, exc, line, offset, encoding, dataset, file)) from None
+        nfc = _nfc(text)
+        yield block if codec == "utf-8" and nfc is text else nfc.encode("utf-8")
+
+
 def reads_badly(word: str) -> bool:
     """The text has a word with a letter beyond ASCII that is not Vietnamese (or a stray symbol)."""
     return _piece_words(word).bad > 0
@@ -167,7 +188,7 @@ def _detect(data: bytes, dataset: str, file: str, complete: bool) -> tuple[str, 
     if not complete:
         data = _whole_lines(data)
     _refuse_nul(data, 1, 0, dataset, file)
-    candidates = ("utf-8", "utf-8+tcvn3") if has_bom else CANDIDATES
+    candidates = ("utf-8", "utf-8+tcvn3", "utf-8+cp1252") if has_bom else CANDIDATES
     lines = _evidence_lines(data, FIRST_LOOK_BYTES)
     try:
         encoding, confidence = _choose([_Reading.of(lines, c) for c in candidates], dataset, file)
@@ -403,7 +424,7 @@ def _decode_blocks(read: Read, encoding: str, dataset: str, file: str, check: _C
     """Decode block after block of whole lines to NFC text; refuse NUL bytes, undecodable and stray lines."""
     codec = _codec(encoding)
     for line, offset, block in _line_blocks(read):
-        if offset == 0 and block.startswith(BOM) and codec in ("utf-8", "utf-8+tcvn3"):
+        if offset == 0 and block.startswith(BOM) and codec in ("utf-8", "utf-8+tcvn3", "utf-8+cp1252"):
             block, offset = block[len(BOM) :], len(BOM)
         _refuse_nul(block, line, offset, dataset, file)
         try:

@@ -32,7 +32,7 @@ from psycopg import sql
 from kho.catalog import Dataset, catalog
 from kho.errors import DeliveryError, Plain, Problem
 from kho.landing import bulk
-from kho.landing.areas import check_name
+from kho.landing.areas import check_name, dataset_scope
 from kho.landing.readers import Record, reader_for
 from kho.meta import ensure_meta_schema
 from kho.settings import Settings, settings
@@ -253,13 +253,14 @@ def ensure_raw_table(conn: psycopg.Connection, ds: Dataset) -> None:
 
 def check_record(ds: Dataset, record: Record) -> tuple[str, str] | None:
     """(column, reason) if the record must be quarantined, else None."""
+    scope = dataset_scope(ds)
     for row in record.rows:
         for col in ds.columns:
             value = row.get(col.name)
             if col.required and (value is None or value == ""):
                 return col.name, f"required column '{col.name}' is empty"
             if col.match and value not in (None, ""):
-                row[f"{col.name}_key"], unknown = check_name(col.match, str(value))
+                row[f"{col.name}_key"], unknown = check_name(col.match, str(value), scope)
                 if unknown:
                     return col.name, unknown
     return None

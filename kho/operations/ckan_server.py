@@ -30,7 +30,16 @@ CKAN_ROLE = "ckan"  # owns both databases
 DATASTORE_READER_ROLE = "ckan_datastore_ro"  # datastore_search_sql runs as this role
 ADMIN_USER = "kho_admin"
 ADMIN_EMAIL = "kho_admin@kho.invalid"
-PLUGINS = ["datastore", "datatables_view", "kho_pgsearch", "kho_public_sql", "dcat"]
+# kho_portal before scheming_datasets: its templates come first
+PLUGINS = [
+    "datastore",
+    "datatables_view",
+    "kho_pgsearch",
+    "kho_public_sql",
+    "kho_portal",
+    "scheming_datasets",
+    "dcat",
+]
 # Two processes (one per core) of four threads each: a page waiting on PostgreSQL (a slow public SQL
 # query, bounded to 3 s by kho_public_sql) holds one thread, not a whole process.
 WORKERS = 2

@@ -24,6 +24,7 @@ import yaml
 
 from kho.errors import KhoError
 from kho.settings import REPO, Settings, settings
+from kho.validating.data_docs import serve_assets_locally
 
 if TYPE_CHECKING:
     from great_expectations.data_context import AbstractDataContext
@@ -555,6 +556,35 @@ def _samples(
     return {key: list(computed.get(metric.id) or []) for key, metric in wanted.items()}
 
 
+def _keep_samples(
+    context: AbstractDataContext, key: Any, suite_result: Any, samples: dict[str, list[Any]]
+) -> None:
+    """Store the unexpected values fetched after the run in the validation result, so that its Data Docs page
+    shows them under each failed expectation ("Unexpected Value | Count"), as a steward reads a finding: the
+    run itself asks for counts only (see :func:`_checkpoint`). Values of personal columns were never fetched."""
+    from collections import Counter
+
+    for r in suite_result.results:
+        values = samples.get(r.expectation_config.id)
+        if not values or r.result is None:
+            continue
+        r.result["partial_unexpected_list"] = values
+        r.result["partial_unexpected_counts"] = [
+            {"value": value, "count": count} for value, count in Counter(map(_hashable, values)).most_common()
+        ]
+    context.validation_results_store.set(key, suite_result)
+
+
+def _hashable(value: Any) -> Any:
+    return (
+        tuple(value.items())
+        if isinstance(value, dict)
+        else tuple(value)
+        if isinstance(value, list)
+        else value
+    )
+
+
 # --- validate ----------------------------------------------------------------------------------
 
 
@@ -605,9 +635,11 @@ def validate(
         except GreatExpectationsError as exc:
             schema, table = _target(dataset_id, layer)
             raise QualityError(f"{dataset_id}/{layer}: cannot validate {schema}.{table}: {exc}") from exc
-        (suite_result,) = outcome.run_results.values()
+        ((result_key, suite_result),) = outcome.run_results.items()
         personal = personal_columns(dataset_id)
         samples = _samples(context, checkpoint, suite_result, batch_parameters, personal)
+        if samples:
+            _keep_samples(context, result_key, suite_result, samples)
 
     findings = [
         _finding(r, samples.get(r.expectation_config.id), personal)
@@ -698,7 +730,10 @@ def build_data_docs(run_ids: list[str] | None = None, s: Settings | None = None)
             ]
             if not identifiers:  # GX would take an empty list for "every page"
                 return data_docs_index(s)
+        started = time.time()
         context.build_data_docs(site_names=[DATA_DOCS_SITE], resource_identifiers=identifiers)
+        # GX's pages load Bootstrap, jQuery, bootstrap-table and Vega from public CDNs: served from the site
+        serve_assets_locally(data_docs_index(s).parent, since=started - 1)
     return data_docs_index(s)
 
 

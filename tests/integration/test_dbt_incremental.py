@@ -28,6 +28,7 @@ from bench.dbt_incremental import (
     prepare,
     province_code,
 )
+from kho.errors import KhoError
 
 DATABASE = "kho_test_dbt_incremental"
 
@@ -37,6 +38,7 @@ def built(stack, tmp_path_factory):
     """The fact built whole from a few years of deliveries; (settings, dbt, plan, deliveries)."""
     workdir = tmp_path_factory.mktemp("dbt-incremental")
     s = fresh(DATABASE, home=workdir / "home")
+    dbt = None
     try:
         dbt = prepare(s, workdir)
         with psycopg.connect(s.warehouse_url) as conn:
@@ -44,10 +46,13 @@ def built(stack, tmp_path_factory):
             plan = Plan.make(communes(conn, province_code()), fact_rows=3000, new_share=0.1)
             deliveries = Deliveries(plan)
             land_initial(conn, deliveries)
+        dbt("parse", "--quiet")  # the commands below reuse its manifest (one dbt process: DbtSession)
         first = dbt("run", "--select", SELECT, "--full-refresh")
         assert str(first["fact_said"]).startswith("INSERT")  # built whole
         yield s, dbt, plan, deliveries
     finally:
+        if dbt is not None:
+            dbt.close()
         drop(s)
 
 
@@ -90,3 +95,14 @@ def test_a_build_with_nothing_new_changes_nothing(built):
     assert again["fact_said"] == "MERGE 0"
     with psycopg.connect(s.warehouse_url) as conn:
         assert fact_digest(conn) == before
+
+
+def test_a_failed_command_in_a_dbt_session_says_why_and_the_next_one_runs(built):
+    _, dbt, _, _ = built
+    failed = dbt.session.run(["run", "--select", "+no_such_model", "--vars", "{broken"], check=False)
+    assert failed.returncode == 1
+    assert failed.stdout.strip()  # dbt's own words on what went wrong
+    with pytest.raises(KhoError, match="dbt run --select \\+no_such_model"):
+        dbt.session.run(["run", "--select", "+no_such_model", "--vars", "{broken"])
+    again = dbt("run", "--select", SELECT)
+    assert again["fact_said"] == "MERGE 0"

@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from bench.__main__ import main
+from bench.__main__ import combine, main
 
 TINY = [
     "--small",
@@ -23,6 +23,7 @@ TINY = [
     "--xlsx-rows", "300",
     "--catalog-sizes", "2,4",
     "--parse-repeat", "1",
+    "--runs", "1",
 ]  # fmt: skip
 needs_postgres = pytest.mark.skipif(
     "KHO_HOME" not in os.environ, reason="needs the services `make test` starts (KHO_HOME)"
@@ -42,6 +43,37 @@ def test_read_xlsx(tmp_path):
     assert result["sizes"]["rows"] == 300
     assert result["project"]["value"] > 0
     assert "value" in result["baseline"] or "skipped" in result["baseline"]
+
+
+def test_runs_are_repeated_and_summarised(tmp_path, capsys):
+    out = tmp_path / "results.json"
+    assert main([*TINY, "--runs", "3", "--only", "2", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())["benchmarks"]["2"]
+    assert len(result["runs"]) == 3
+    assert len(result["load_average"]) == 4  # before each run, and after the last
+    assert all(run["load_average_before"] for run in result["runs"])
+    printed = capsys.readouterr().out
+    assert "run 3:" in printed
+
+
+def test_target_met_only_when_every_run_meets_it():
+    def one(ratio: float, met: bool) -> dict:
+        return {
+            "ratio": ratio,
+            "met": met,
+            "project": {"label": "kho", "value": ratio * 10, "unit": "rows/s"},
+            "baseline": {"label": "psql", "value": 10, "unit": "rows/s"},
+            "load_average_before": [1.0, 1.0, 1.0],
+            "load_average_after": [1.0, 1.0, 1.0],
+            "wall_seconds": 1.0,
+        }
+
+    result = combine([one(0.95, True), one(0.85, False), one(0.92, True)])
+    assert result["met"] is False
+    assert result["ratio"] == 0.92  # the median run's figures
+    assert result["spread"]["ratio"] == {"min": 0.85, "median": 0.92, "max": 0.95, "n": 3}
+    assert result["spread"]["project"]["min"] == 8.5
+    assert combine([one(0.95, True), one(0.91, True), one(0.92, True)])["met"] is True
 
 
 def test_parse_dags(tmp_path):

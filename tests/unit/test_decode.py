@@ -298,3 +298,36 @@ def test_iter_decoded_lines_memory_is_bounded(monkeypatch):
     tracemalloc.stop()
     assert count >= size // len(unit) * 7
     assert peak < 3 * 1024 * 1024  # a block or two and their text, never the whole stream
+
+
+def _reads(data: bytes, size: int = 7):
+    """A read function handing out ``data`` in small pieces, as a slow stream would."""
+    pieces = iter([data[i : i + size] for i in range(0, len(data), size)])
+    return lambda _size: next(pieces, b"")
+
+
+@pytest.mark.parametrize(
+    ("encoding", "form"),
+    [
+        ("utf-8", "NFC"),
+        ("utf-8", "NFD"),
+        ("utf-8-sig", "NFD"),
+        ("cp1258", "NFC"),
+        ("tcvn3", "NFC"),
+        ("vni", "NFC"),
+    ],
+)
+def test_utf8_blocks_give_the_same_nfc_text_as_decoded_blocks(encoding, form):
+    text = unicodedata.normalize(form, HERITAGE)
+    bom = "\ufeff".encode() if encoding == "utf-8-sig" else b""
+    data = bom + encode_as(text, encoding.replace("-sig", ""))
+    as_bytes = b"".join(decode_module.utf8_blocks(_reads(data), encoding, "heritage", "f.csv"))
+    as_text = "".join(decode_module.decoded_blocks(_reads(data), encoding, "heritage", "f.csv"))
+    assert as_bytes.decode("utf-8") == as_text == unicodedata.normalize("NFC", HERITAGE)
+
+
+def test_utf8_blocks_refuse_a_nul_byte_and_name_its_line():
+    data = b"ma,ten\nDS01,Xoe\nDS02,\x00Then\n"
+    with pytest.raises(DeliveryError) as caught:
+        list(decode_module.utf8_blocks(_reads(data, 1 << 20), "utf-8", "heritage", "f.csv"))
+    assert caught.value.problem.line == 3 and "NUL" in str(caught.value)

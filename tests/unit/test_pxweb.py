@@ -102,7 +102,7 @@ def test_text_in_a_number_column_names_line_column_and_value(tmp_path):
         ),
         (
             b'"Production of maize by province"\r\n\r\n"Cities, provincies";"2015";"next"\r\n"Ha Noi";1\r\n',
-            "line 3, column 'next': expected a year such as '2015' or 'Prel. 2016', found 'next'",
+            "line 3, column 'next': expected a year such as '2015', 'Prel. 2016' or 'Sơ bộ 2016', found 'next'",
         ),
         (
             b'"Production of maize by province"\r\n\r\n"Cities, provincies";"2015"\r\n',

@@ -33,6 +33,8 @@ pivoted as (
         ) as yield_t_per_ha,
         bool_or(is_preliminary) as is_preliminary
     from crop_statistics
+    -- the measures converted here; another one a table declares (per capita, kg/person) stays in staging
+    where measure in ('planted_area', 'production', 'yield')
     group by
         province_code,
         province_code_2025,
