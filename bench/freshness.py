@@ -1,4 +1,4 @@
-"""Benchmark 10: Kho run as a province runs it. A delivery of 100,000 rows dropped into an inbox reaches
+"""Benchmark 11: Kho run as a province runs it. A delivery of 100,000 rows dropped into an inbox reaches
 CKAN (DataStore rows equal to the mart's) in under 60 seconds, each stage's share reported (detection,
 landing, raw check, hand-over, dbt, mart check, publishing); the same with the catalog at 50 datasets stays
 within 1.2x of the 9 datasets; and with nothing arriving, Kho's Airflow uses under 5% of one core.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench import common
 
-NUMBER = 10
+NUMBER = 11
 TARGET_S = 60.0
 TARGET_RATIO = 1.2
 TARGET_IDLE = 0.05
@@ -30,7 +30,7 @@ COPIES = 41
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("10: freshness under the scheduler")
+    group = parser.add_argument_group("11: freshness under the scheduler")
     group.add_argument(
         "--freshness-rows", type=int, default=common.env_int("KHO_BENCH_FRESHNESS_ROWS", 100_000), metavar="N"
     )
