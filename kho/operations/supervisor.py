@@ -186,8 +186,9 @@ def running(s: Settings) -> bool:
 
 def apply(s: Settings) -> None:
     """Start supervisord with the declared programs, or bring a running one up to date with them."""
-    s.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    s.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for private in (s.log_dir, s.run_dir):
+        private.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private.chmod(0o700)  # logs hold rows and names from deliveries; nobody else passes through
     write_config(s)
     if running(s):
         _ctl(s, "update")
