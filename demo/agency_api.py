@@ -21,10 +21,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from kho.operations.services import ServiceError, spawn, stop_process, wait_for_port, write_services_env
+from kho.operations import supervisor
+from kho.operations.services import ServiceError, wait_for_port, write_services_env
 from kho.settings import REPO, Settings, settings
 
-NAME = "agency_api"  # the pid file and log name under $KHO_HOME
+NAME = "agency_api"  # its supervised program and log name under $KHO_HOME
 PREFIX = "/v1/"
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -140,21 +141,27 @@ def url(s: Settings | None = None) -> str:
 
 
 def start(s: Settings | None = None) -> str:
-    """Start the API as a background process (if its port is not already answering); return its URL."""
+    """Run the API as the supervised program ``agency_api`` (restarted if it crashes); return its URL."""
     s = s or settings()
-    try:
-        wait_for_port(port(s), "agency API", timeout=0.1)
-    except ServiceError:  # not running yet
-        argv = [sys.executable, "-m", "demo.agency_api", "--port", str(port(s))]
-        spawn(s, NAME, argv, cwd=s.repo)
-        wait_for_port(port(s), "agency API", timeout=30, log=s.log_dir / f"{NAME}.log")
+    if supervisor.state(s, NAME) != "RUNNING":
+        try:
+            wait_for_port(port(s), "agency API", timeout=0.1)
+        except ServiceError:
+            pass  # the port is free
+        else:
+            raise ServiceError(
+                f"port {port(s)} (the demo's agency API) is taken by a process Kho did not start"
+            )
+    argv = [sys.executable, "-m", "demo.agency_api", "--port", str(port(s))]
+    supervisor.start_program(s, NAME, argv, cwd=s.repo, start_secs=1)
+    wait_for_port(port(s), "agency API", timeout=30, log=s.log_dir / f"{NAME}.log")
     write_services_env(s, {"KHO_AGENCY_API_URL": url(s)})  # where the catalog's ${KHO_AGENCY_API_URL} is
     return url(s)
 
 
 def stop(s: Settings | None = None) -> bool:
-    """Stop the API process ``start`` began; True if one was running."""
-    return stop_process(s or settings(), NAME)
+    """Stop the API program ``start`` began; True if it was running."""
+    return supervisor.stop_program(s or settings(), NAME)
 
 
 def main() -> None:  # pragma: no cover - the process `start` runs

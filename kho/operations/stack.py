@@ -30,6 +30,8 @@ def up(
     for d in (s.home, s.run_dir, s.log_dir, s.archive_dir, s.inbox_dir):
         d.mkdir(parents=True, exist_ok=True, mode=0o700)
     services.secure_home(s)  # what an earlier version left readable to others
+    for name in services.stop_legacy(s):  # started by an earlier version, without supervisord
+        echo(f"{name} again, now under supervisord (an earlier version started it) ...")
     echo("PostgreSQL ...")
     services.start_postgres(s)
     services.ensure_database("kho", s=s)
@@ -128,28 +130,36 @@ def wait_for_api(s: Settings, timeout: float = 300.0) -> None:
 
 
 def stop_airflow(s: Settings) -> bool:
-    """Stop Airflow's components (and supervisord); True if they were running."""
-    return supervisor.shutdown(s)
+    """Stop Airflow's components and workers (the ``airflow-*`` programs) only: PostgreSQL, Redis, CKAN
+    and supervisord stay up. True if any was running."""
+    names = [name for name in supervisor.programs(s) if name.startswith("airflow-")]
+    return bool(supervisor.stop_programs(s, names))
+
+
+# The services the others use stop last, in this order.
+LAST = ("ckan", "redis", "postgres")
 
 
 def down(s: Settings | None = None) -> list[str]:
-    """Stop every process Kho started (and nothing else); return what was stopped."""
-    from kho.operations import ckan_server
-
+    """Stop every process Kho started (and nothing else), in order: Airflow's components and workers, the
+    other programs (the demo's stand-ins), CKAN, Redis, PostgreSQL; then supervisord. Return what was
+    stopped."""
     s = s or settings()
     stopped = []
-    if supervisor.shutdown(s):
-        stopped.append("supervised services (Airflow)")
-    last = {"ckan", "redis", "postgres"}  # the services the others use stop last, in this order
-    for name in sorted(services.recorded_processes(s) - last):  # Airflow, and what else was started here
-        if services.stop_process(s, name):
-            stopped.append(name)
-    if ckan_server.stop(s):
-        stopped.append("ckan")
-    if services.stop_process(s, "redis"):
-        stopped.append("redis")
-    if services.stop_postgres(s):
-        stopped.append("postgres")
+    declared = supervisor.programs(s)
+    airflow_programs = [name for name in declared if name.startswith("airflow-")]
+    others = [name for name in declared if name not in airflow_programs and name not in LAST]
+    if supervisor.stop_programs(s, airflow_programs):
+        stopped.append("Airflow (" + ", ".join(n.removeprefix("airflow-") for n in airflow_programs) + ")")
+    stopped += supervisor.stop_programs(s, others)
+    for name in LAST:
+        if name == "postgres":
+            if services.stop_postgres(s):
+                stopped.append(name)
+        else:
+            stopped += supervisor.stop_programs(s, [name])
+    supervisor.shutdown(s)  # it stopped with its last program; this is for one with nothing declared
+    stopped += services.stop_legacy(s)
     return stopped
 
 

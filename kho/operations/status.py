@@ -9,6 +9,7 @@ import psycopg
 
 from kho.catalog import catalog
 from kho.meta import ensure_meta_schema
+from kho.operations import supervisor
 from kho.settings import Settings, settings
 from kho.validating.quality import format_revisions
 
@@ -163,3 +164,25 @@ def print_summary(console) -> None:
             + f"    CKAN: {r.published}\n    freshness: {r.freshness}",
             highlight=False,
         )
+
+
+def service_states(s: Settings | None = None) -> dict[str, str]:
+    """Each service Kho runs on this machine -> its state under supervisord (RUNNING, STARTING, BACKOFF
+    while it is restarted, FATAL when it gave up, STOPPED ...). A service declared while supervisord is
+    not running (after a reboot, before ``kho up``) is ``STOPPED``; a PostgreSQL of the province's
+    (``KHO_POSTGRES_URL``) is ``external``."""
+    s = s or settings()
+    states = supervisor.status(s)
+    for name in supervisor.programs(s):
+        states.setdefault(name, "STOPPED")
+    if s.external_postgres:
+        states["postgres"] = "external"
+    return dict(sorted(states.items()))
+
+
+def services_line(s: Settings | None = None) -> str:
+    """One line for ``kho status``: every service and its state."""
+    states = service_states(s)
+    if not states:
+        return "services: none running (`kho up` starts them)"
+    return "services: " + ", ".join(f"{name} {state}" for name, state in states.items())

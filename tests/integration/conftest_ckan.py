@@ -74,7 +74,7 @@ def ckan_site(kho_settings: Settings) -> Iterator[CkanSite]:
     if not was_running["ckan"]:
         ckan_server.stop(s)
     if not was_running["redis"]:
-        services.stop_process(s, "redis")
+        services.stop_redis(s)
     if not was_running["postgres"]:
         services.stop_postgres(s)
 
