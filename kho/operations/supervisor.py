@@ -161,25 +161,6 @@ def start(s: Settings, name: str) -> None:
     _ctl(s, "start", name)
 
 
-def programs(s: Settings) -> list[str]:
-    """The programs declared (one file each), whether supervisord runs them yet or not."""
-    return sorted(p.stem for p in (folder(s) / "programs").glob("*.conf"))
-
-
-def remove_program(s: Settings, name: str) -> None:
-    """Forget a program: :func:`apply` then stops it."""
-    (folder(s) / "programs" / f"{name}.conf").unlink(missing_ok=True)
-
-
-def stop(s: Settings, name: str) -> None:
-    """Stop one program (it stays declared; :func:`start` brings it back)."""
-    _ctl(s, "stop", name)
-
-
-def start(s: Settings, name: str) -> None:
-    _ctl(s, "start", name)
-
-
 def _ctl(s: Settings, *args: str, check: bool = False) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(s.venv_bin("main", "supervisorctl")), "-c", str(config_path(s)), *args],
