@@ -40,7 +40,8 @@ def landing_tasks(dag_id: str, s: Settings, since: datetime) -> dict[str, str | 
     """Task states of the landing run since ``since`` that landed (the inbox watcher's or a triggered one:
     whichever took the delivery, the other found nothing new), else of the latest run."""
     api = Airflow(s)
-    runs = [r for r in _runs_many(dag_id, s) if _when(r) >= since]
+    # when each run started, not its logical date: a pulled source's scheduled run is dated its interval
+    runs = [r for r in _runs_many(dag_id, s) if _started(r) >= since]
     for run in runs:
         tasks = api.tasks(dag_id, run["dag_run_id"])
         if tasks.get("land") == "success":
