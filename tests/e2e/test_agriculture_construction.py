@@ -43,7 +43,8 @@ def rows(warehouse, query: str, *params) -> list[tuple]:
 
 def published_csv(ckan_anonymous, dataset_id: str) -> tuple[bytes, dict]:
     pkg = ckan_anonymous.action.package_show(id=package_name(dataset_id))
-    (resource,) = [r for r in pkg["resources"] if r["format"].upper() == "CSV"]
+    # the mart's CSV (the KPI tables published beside it carry kho_kpi)
+    (resource,) = [r for r in pkg["resources"] if r["format"].upper() == "CSV" and not r.get("kho_kpi")]
     with urllib.request.urlopen(resource["url"]) as response:
         return response.read(), resource
 
