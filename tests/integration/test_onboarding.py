@@ -206,3 +206,41 @@ def test_an_address_outside_the_scope_is_quarantined_at_landing(onboarded, wareh
         )
     ).fetchone()
     assert landed == (0,)
+
+
+def test_once_a_person_sets_it_open_it_is_published(onboarded, warehouse, ckan, ckan_anonymous):
+    """The one edit a person makes: classification shared -> open. Then the warehouse run's last steps
+    (the mart's checks, the gate, publishing) put it on the portal, its rows those of the mart."""
+    entry = onboarded["repo"] / "catalog" / AGENCY / f"{DATASET}.yml"
+    text = entry.read_text(encoding="utf-8")
+    assert "\nclassification: shared\n" in text
+    entry.write_text(text.replace("\nclassification: shared\n", "\nclassification: open\n"), encoding="utf-8")
+    code = (
+        f"import json, flow; v = flow.validate({DATASET!r}, 'mart'); p = flow.publish({DATASET!r});"
+        " print(json.dumps({'checked': v['success'], 'status': p['status'], 'rows': p['rows']}))"
+    )
+    env = {**os.environ, "KHO_REPO": str(onboarded["repo"])}
+    python = REPO / ".kho" / "venvs" / "main" / "bin" / "python"
+    package = DATASET.replace("_", "-")
+    try:
+        done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=env, cwd=REPO)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        result = yaml.safe_load(done.stdout.strip().splitlines()[-1])
+        (rows,) = warehouse.execute(
+            sql.SQL("select count(*) from {}").format(sql.Identifier("marts", MART))
+        ).fetchone()
+        assert result == {"checked": True, "status": "published", "rows": rows}
+        pkg = ckan_anonymous.action.package_show(id=package)
+        stored = [r for r in pkg["resources"] if r.get("datastore_active")]
+        assert ckan_anonymous.action.datastore_search(resource_id=stored[0]["id"], limit=0)["total"] == rows
+        published = {
+            f["id"]
+            for f in ckan_anonymous.action.datastore_search(resource_id=stored[0]["id"], limit=0)["fields"]
+        }
+        assert not published & PERSONAL  # the person in charge and the phone stay in the raw layer
+    finally:
+        try:
+            ckan.action.dataset_purge(id=package)
+        except Exception:  # noqa: BLE001 - not published
+            pass
+        warehouse.execute("delete from kho_meta.publications where dataset = %s", [DATASET])
