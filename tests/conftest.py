@@ -26,11 +26,37 @@ def stack():
     return settings(), values
 
 
+class Warehouse:
+    """The suite's connection to the warehouse (autocommit), connected again when it broke: a test kills
+    PostgreSQL to see supervisord restart it (tests/integration/test_supervised.py)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.conn = psycopg.connect(url, autocommit=True)
+
+    def _live(self) -> psycopg.Connection:
+        if self.conn.closed or self.conn.broken:
+            self.conn = psycopg.connect(self.url, autocommit=True)
+        return self.conn
+
+    def execute(self, *args, **kwargs):
+        try:
+            return self._live().execute(*args, **kwargs)
+        except psycopg.OperationalError:
+            if not self.conn.broken:
+                raise
+            return self._live().execute(*args, **kwargs)  # once, on a new connection
+
+    def __getattr__(self, name):
+        return getattr(self._live(), name)
+
+
 @pytest.fixture(scope="session")
 def warehouse(stack):
     s, _ = stack
-    with psycopg.connect(s.warehouse_url, autocommit=True) as conn:
-        yield conn
+    found = Warehouse(s.warehouse_url)
+    yield found
+    found.conn.close()
 
 
 @pytest.fixture(scope="session")

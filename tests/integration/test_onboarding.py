@@ -32,6 +32,7 @@ def _copy(repo: Path) -> None:
     shutil.copytree(
         REPO / "dbt_project", repo / "dbt_project", ignore=shutil.ignore_patterns("target", "logs")
     )
+    (repo / "ckanext-kho").symlink_to(REPO / "ckanext-kho")  # the portal's licences, read when publishing
     (repo / ".kho").mkdir()
     (repo / ".kho" / "venvs").symlink_to(REPO / ".kho" / "venvs")
 
