@@ -17,9 +17,10 @@ WAREHOUSE = "warehouse"
 ACTIVE = {"queued", "running"}
 
 
-def _runs(dag_id: str, s: Settings) -> list[dict]:
+def _runs(dag_id: str, s: Settings, limit: int = 1) -> list[dict]:
+    """The DAG's latest runs, newest first; none if Airflow does not know the DAG (yet)."""
     try:
-        return Airflow(s).runs(dag_id, limit=1)
+        return Airflow(s).runs(dag_id, limit=limit)
     except AirflowApiError as exc:
         if "HTTP 404" in str(exc):
             return []
@@ -41,7 +42,7 @@ def landing_tasks(dag_id: str, s: Settings, since: datetime) -> dict[str, str | 
     whichever took the delivery, the other found nothing new), else of the latest run."""
     api = Airflow(s)
     # when each run started, not its logical date: a pulled source's scheduled run is dated its interval
-    runs = [r for r in _runs_many(dag_id, s) if _started(r) >= since]
+    runs = [r for r in _runs(dag_id, s, limit=20) if _started(r) >= since]
     for run in runs:
         tasks = api.tasks(dag_id, run["dag_run_id"])
         if tasks.get("land") == "success":
@@ -86,7 +87,7 @@ def warehouse_dag(dataset_id: str) -> str:
 def needs_build(dataset_id: str, s: Settings) -> str | None:
     """Why the dataset's warehouse DAG should run though nothing landed just now (a delivery landed by
     `kho land` or a backfill since its last successful build, or it never succeeded); None if up to date."""
-    runs = _runs_many(warehouse_dag(dataset_id), s)
+    runs = _runs(warehouse_dag(dataset_id), s, limit=20)
     done = [r for r in runs if r["state"] == "success"]
     with psycopg.connect(s.warehouse_url) as conn:
         last_landed = conn.execute(
@@ -104,15 +105,6 @@ def needs_build(dataset_id: str, s: Settings) -> str | None:
 
 def _started(run: dict) -> datetime:
     return datetime.fromisoformat((run.get("start_date") or run["run_after"]).replace("Z", "+00:00"))
-
-
-def _runs_many(dag_id: str, s: Settings) -> list[dict]:
-    try:
-        return Airflow(s).runs(dag_id, limit=20)
-    except AirflowApiError as exc:
-        if "HTTP 404" in str(exc):
-            return []
-        raise
 
 
 def run_pipeline(
@@ -135,7 +127,7 @@ def run_pipeline(
     for ds_id, run_id in started.items():
         succeeded, tasks = _follow(api, f"land__{ds_id}", run_id, s, echo)
         ok &= succeeded
-        runs = _runs_many(warehouse_dag(ds_id), s)
+        runs = _runs(warehouse_dag(ds_id), s, limit=20)
         active = [r for r in runs if r["state"] in ACTIVE or _when(r) >= since]
         if tasks.get("land") == "success" or active:
             expected[ds_id] = time.monotonic() + settle_s  # its asset event starts (or started) one
@@ -154,7 +146,7 @@ def run_pipeline(
         progressed = False
         for ds_id in list(expected):
             dag_id = warehouse_dag(ds_id)
-            runs = [r for r in _runs_many(dag_id, s) if r["state"] in ACTIVE or _when(r) >= since]
+            runs = [r for r in _runs(dag_id, s, limit=20) if r["state"] in ACTIVE or _when(r) >= since]
             pending = [r for r in runs if (ds_id, r["dag_run_id"]) not in followed]
             for r in sorted(pending, key=lambda r: r["run_after"]):
                 succeeded, _ = _follow(api, dag_id, r["dag_run_id"], s, echo)

@@ -5,9 +5,7 @@ inbox, and the retry on the other worker lands it once, whole: no duplicate and 
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import os
 import signal
 import time
@@ -16,6 +14,7 @@ from datetime import UTC, datetime
 import pytest
 from psycopg import sql
 
+from bench.operated import heritage_delivery
 from kho.catalog import catalog
 from kho.operations import supervisor
 from kho.operations.airflow_api import Airflow
@@ -25,7 +24,6 @@ pytestmark = pytest.mark.e2e
 
 HERITAGE = catalog().dataset("intangible_heritage")
 ROWS = 300_000  # large enough that its landing takes seconds: time to kill the worker running it
-HEADER = ["STT", "Mã di sản", "Tên di sản", "Loại hình", "Chủ thể", "Địa bàn", "Năm ghi danh", "Cấp ghi danh"]
 
 
 def worker_of(hostname: str | None) -> str | None:
@@ -48,23 +46,8 @@ def test_the_pipelines_tasks_ran_on_both_workers(pipeline):
 
 
 def big_delivery() -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HEADER)
-    for i in range(1, ROWS + 1):
-        writer.writerow(
-            [
-                i,
-                f"KIEMTHU-{i:06d}",
-                f"Di sản kiểm thử số {i}",
-                "Lễ hội truyền thống",
-                "Tày",
-                "Nà Hang",
-                2020,
-                "Tỉnh",
-            ]
-        )
-    return out.getvalue().encode("utf-8")
+    """The culture department's whole list, grown to ``ROWS`` elements (each its own id)."""
+    return heritage_delivery(ROWS, edition=99)
 
 
 def running_landing(api: Airflow, since: datetime, deadline_s: float = 600) -> tuple[str, dict]:
