@@ -10,7 +10,7 @@ import csv
 import io
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 HERITAGE = "intangible_heritage"  # an inbox dataset whose every delivery is the whole list
@@ -155,9 +155,11 @@ def one_delivery(s, api, rows: int, edition: int, timeout: float = 1800) -> dict
         if landed and land_run is None:
             land_run = landed[-1]
         if land_run:
+            # the warehouse run the land task's raw Asset event started (before its raw check ended)
+            landed_at = _when(task_times(api, land_dag, land_run["dag_run_id"])["land"]["end"])
             done = [
                 r
-                for r in runs_since(api, wh_dag, _when(land_run["end_date"]))
+                for r in runs_since(api, wh_dag, landed_at - timedelta(seconds=5))
                 if r["state"] in ("success", "failed")
             ]
             if done:
