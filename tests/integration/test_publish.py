@@ -37,7 +37,10 @@ pytestmark = pytest.mark.e2e
 
 
 def extras(pkg: dict) -> dict[str, str]:
-    return {e["key"]: e["value"] for e in pkg["extras"]}
+    """The dataset's own fields: top-level where the portal's ckanext-scheming schema declares them,
+    free extras otherwise."""
+    found = {e["key"]: e["value"] for e in pkg.get("extras", [])}
+    return {**found, **{k: v for k, v in pkg.items() if isinstance(v, str)}}
 
 
 def test_first_publish_creates_dataset_csv_and_datastore(ckan_site, mart):
