@@ -88,13 +88,16 @@ def project_digest(project: Path) -> str:
 
 
 def reset_changed(
-    s: Settings | None = None, manifest: dict | None = None, echo: Callable[[str], None] = print
+    s: Settings | None = None,
+    manifest: dict | None = None,
+    echo: Callable[[str], None] = print,
+    digest: str | None = None,
 ) -> list[str]:
     """Drop every incremental model's table built with another fingerprint (or none); record the current
     fingerprints. Returns the models dropped, which the next dbt build builds whole."""
     s = s or settings()
     checked = s.home / "dbt-incremental-check" / "checked.sha256"
-    stamp = f"{project_digest(project_dir(s))} {s.warehouse_url.rpartition('@')[2]}"
+    stamp = f"{digest or project_digest(project_dir(s))} {s.warehouse_url.rpartition('@')[2]}"
     parsed_here = manifest is None
     if manifest is None:
         if checked.exists() and checked.read_text() == stamp:

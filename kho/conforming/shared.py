@@ -34,10 +34,12 @@ def platform_relations(s: Settings) -> list[str]:
     )
 
 
-def ensure_platform(conn: psycopg.Connection, s: Settings, echo: Callable[[str], None] = print) -> bool:
+def ensure_platform(
+    conn: psycopg.Connection, s: Settings, echo: Callable[[str], None] = print, digest: str | None = None
+) -> bool:
     """Build the shared models if one is missing or the project changed since they were built; True if built."""
     stamp = s.home / "dbt-platform.sha256"
-    current = f"{project_digest(project_dir(s))} {s.warehouse_url.rpartition('@')[2]}"
+    current = f"{digest or project_digest(project_dir(s))} {s.warehouse_url.rpartition('@')[2]}"
     missing = [
         r for r in platform_relations(s) if conn.execute("select to_regclass(%s)", [r]).fetchone()[0] is None
     ]
@@ -76,8 +78,9 @@ def prepare(s: Settings | None = None, echo: Callable[[str], None] = print) -> d
         conn.execute("select pg_advisory_lock(hashtext(%s))", [LOCK])
         try:
             ensure_synced(s, echo=echo)
-            reset = reset_changed(s, echo=echo)
-            built = ensure_platform(conn, s, echo)
+            digest = project_digest(project_dir(s))  # once, after the sync: both checks compare it
+            reset = reset_changed(s, echo=echo, digest=digest)
+            built = ensure_platform(conn, s, echo, digest=digest)
         finally:
             conn.execute("select pg_advisory_unlock(hashtext(%s))", [LOCK])
     return {"incremental_models_reset": reset, "shared_models_built": built}

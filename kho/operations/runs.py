@@ -27,16 +27,6 @@ def _runs(dag_id: str, s: Settings, limit: int = 1) -> list[dict]:
         raise
 
 
-def last_run_state(dag_id: str, s: Settings) -> tuple[str, list[str]]:
-    """State of the DAG's latest run and the ids of its failed tasks ("missing" if it never ran)."""
-    runs = _runs(dag_id, s)
-    if not runs:
-        return "missing", []
-    tasks = Airflow(s).tasks(dag_id, runs[0]["dag_run_id"])
-    failed = sorted(t for t, state in tasks.items() if state in ("failed", "upstream_failed"))
-    return runs[0]["state"], failed
-
-
 def landing_tasks(dag_id: str, s: Settings, since: datetime) -> dict[str, str | None]:
     """Task states of the landing run since ``since`` that landed (the inbox watcher's or a triggered one:
     whichever took the delivery, the other found nothing new), else of the latest run."""
