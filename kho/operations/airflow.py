@@ -76,6 +76,8 @@ def celery_env(s: Settings) -> dict[str, str]:
         "AIRFLOW__CELERY__BROKER_URL": broker_url(s),
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata_url(s),
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": s.value("AIRFLOW__CELERY__WORKER_CONCURRENCY") or "2",
+        # Airflow's Celery settings, plus the libraries each worker imports once (not each task)
+        "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "flow.workers.CELERY_CONFIG",
     }
 
 

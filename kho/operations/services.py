@@ -393,7 +393,8 @@ def write_services_env(s: Settings, extra: dict[str, str]) -> dict[str, str]:
         "KHO_REDIS_URL": s.redis_url,
         **extra,
     }
-    values = {k: v for k, v in values.items() if without_password(v) == v}
+    # a secret held by value (an earlier version wrote the CKAN token so) goes where a file now holds it
+    values = {k: v for k, v in values.items() if without_password(v) == v and f"{k}_FILE" not in values}
     lines = ["# Written by `kho up`; shell-sourceable. Addresses of the services Kho started; secrets are in"]
     lines += ["# the mode-600 files the *_FILE variables name."]
     lines += [f"{k}={shlex_quote(v)}" for k, v in values.items()]

@@ -26,7 +26,7 @@ pytest_plugins = ["tests.integration.conftest_ckan"]
 
 pytestmark = pytest.mark.e2e
 
-ROWS = 20_000
+ROWS = 3_000  # enough for a kill half-way through the rows (datastore_rows) to leave some on either side
 CHILD = """
 import sys
 from pathlib import Path

@@ -28,6 +28,7 @@ def expected_series(warehouse, kpi_id: str) -> dict[str, float]:
     names = [c.name for c in rows.description]
     rows = [dict(zip(names, r, strict=True)) for r in rows.fetchall()]
     sums: dict = defaultdict(lambda: [Decimal(0), Decimal(0), []])
+    province = province_code()
     for r in rows:
         if kpi_id == "tthc_on_time_rate":
             key, num, den = r["month"], r["resolved_on_time"], r["resolved"]
@@ -36,7 +37,7 @@ def expected_series(warehouse, kpi_id: str) -> dict[str, float]:
                 continue
             key, num, den = r["quarter_end"], r["stations"], r["households"] or 0
         elif kpi_id == "crop_yield_trend":
-            if (r["province_code_2025"], r["crop"], r["season"]) != (province_code(), "paddy", "whole_year"):
+            if (r["province_code_2025"], r["crop"], r["season"]) != (province, "paddy", "whole_year"):
                 continue
             if r["yield_t_per_ha"] is None:
                 continue

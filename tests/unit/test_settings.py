@@ -88,6 +88,17 @@ def test_services_env_holds_no_password_and_is_the_owners_alone(tmp_path, monkey
     assert stat.S_IMODE(external.services_env.stat().st_mode) == 0o600
 
 
+def test_a_token_an_earlier_version_wrote_into_services_env_is_taken_out(s, tmp_path):
+    """An upgrade: services.env still holds the CKAN token itself; the next ``kho up`` keeps the file that
+    holds it and drops the copy."""
+    write_private(s.services_env, "KHO_CKAN_URL=http://127.0.0.1:9999\nKHO_CKAN_API_TOKEN=tok-old\n")
+    token = tmp_path / "token"
+    token.write_text("tok-old\n")
+    write_services_env(s, {"KHO_CKAN_API_TOKEN_FILE": str(token)})
+    assert "tok-old" not in s.services_env.read_text()
+    assert s.ckan_api_token == "tok-old"
+
+
 def test_kho_up_takes_back_what_an_earlier_version_left_open_to_others(s):
     """Files 644 and folders 755 (umask 022) under KHO_HOME, as before: secure_home closes them, but leaves
     PostgreSQL's data folder alone."""
