@@ -47,8 +47,7 @@ def build_land_dag(ds: Dataset):
         default_args={
             "owner": ds.agency,
             "on_failure_callback": notifiers(f"{ds.id}: landing failed"),
-            "retries": 2,
-            "retry_delay": timedelta(minutes=1),
+            "retries": 2,  # after Airflow's default_task_retry_delay (1 minute as Kho starts it), then doubled
             "retry_exponential_backoff": True,
             "max_retry_delay": timedelta(minutes=30),
             "execution_timeout": LAND_TIMEOUT,

@@ -102,8 +102,13 @@ def airflow_env(s: Settings | None = None) -> dict[str, str]:
         **celery_env(s),
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": "kho.operations.airflow.hostname",
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(s.log_server_port),
-        # a task whose worker died (SIGKILL, a lost machine) is failed, and retried, within a minute
-        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
+        # a task whose worker died (SIGKILL, a lost machine) is failed, and retried, within a minute; a
+        # failed task is retried after a minute (doubling each time, dags/kho_land.py); both settable
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": s.value(
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"
+        )
+        or "60",
+        "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": s.value("AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY") or "60",
         "AIRFLOW__CORE__PARALLELISM": "4",  # 2 cores: the default 32 would start 32 workers
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
@@ -133,7 +138,7 @@ def airflow_env(s: Settings | None = None) -> dict[str, str]:
         "KHO_HOME": str(s.home),
         "KHO_PORT_BASE": str(s.port_base),
         **({"KHO_POSTGRES_URL": s.external_postgres} if s.external_postgres else {}),
-        **({"KHO_CATALOG_DIR": os.environ["KHO_CATALOG_DIR"]} if os.environ.get("KHO_CATALOG_DIR") else {}),
+        **{name: os.environ[name] for name in ("KHO_REPO", "KHO_CATALOG_DIR") if os.environ.get(name)},
     }
 
 

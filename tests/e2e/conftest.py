@@ -8,6 +8,7 @@ so that the other tests' inboxes are not watched."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +24,11 @@ from kho.operations import airflow
 from kho.operations import stack as kho_stack
 from kho.operations.runs import landing_tasks, last_run_tasks, run_pipeline, warehouse_dag
 from kho.settings import Settings
+
+FAST_RECOVERY = {
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+    "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "5",
+}
 
 
 @dataclass
@@ -83,7 +89,10 @@ def pipeline(stack, warehouse, ckan) -> PipelineRun:
     for dataset_id in datasets:
         deliver_samples(dataset_id, s)
     since = datetime.now(UTC)
-    # The production path: the CeleryExecutor, Kho's Redis as broker, two workers (tests/e2e/test_workers.py)
+    # The production path: the CeleryExecutor, Kho's Redis as broker, two workers (tests/e2e/test_workers.py).
+    # A lost worker's task is found and retried sooner than a province's default of a minute each (the
+    # settings a province can change too): the kill tests wait for it.
+    os.environ.update(FAST_RECOVERY)
     kho_stack.start_airflow(s, executor="celery", workers=2)
     try:
         messages: list[str] = []
@@ -93,3 +102,5 @@ def pipeline(stack, warehouse, ckan) -> PipelineRun:
         yield PipelineRun(s, ok, messages, states)
     finally:
         kho_stack.stop_airflow(s)
+        for name in FAST_RECOVERY:
+            os.environ.pop(name, None)

@@ -2,7 +2,7 @@
 
 Loaded by the test modules that need it with ``pytest_plugins = ["tests.integration.conftest_ckan"]``.
 State and ports come from ``KHO_HOME`` / ``KHO_PORT_BASE``; when they are not set the tests use their
-own (a directory under the system temp dir and port base 56300), never the developer's ``.kho``.
+own (a directory under the system temp dir and port base 26300), never the developer's ``.kho``.
 Services the fixture started are stopped at the end unless ``KHO_KEEP_SERVICES=1``.
 
 The publisher's tests publish their own copy of the crop_statistics catalog entry (a random id) from
@@ -47,7 +47,7 @@ class CkanSite:
 @pytest.fixture(scope="session")
 def kho_settings() -> Settings:
     os.environ.setdefault("KHO_HOME", str(Path(tempfile.gettempdir()) / f"kho-test-{os.getuid()}"))
-    os.environ.setdefault("KHO_PORT_BASE", "56300")
+    os.environ.setdefault("KHO_PORT_BASE", "26300")
     settings.cache_clear()
     return settings()
 

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# `make test`: the whole suite against real services, started for it and stopped afterwards.
+#
+# The end-to-end package (tests/e2e: Airflow's scheduler and Celery workers running every dataset) keeps both
+# cores busy on its own, the rest of the suite one; so the two run at once, each on services of its own (a
+# KHO_HOME and port base each). The end-to-end run sees the repository through a mirror of links, with a
+# copy of dbt_project: dbt writes its manifest and compiled SQL into the project's target/.
+# With PYTEST_ARGS set, those arguments run alone, on the first services.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+repo="$PWD"
+py="$repo/.kho/venvs/main/bin/python"
+kho="$repo/.kho/venvs/main/bin/kho"
+base="${TEST_PORT_BASE:-26300}"
+main_env=(KHO_HOME="$repo/.kho/test" KHO_PORT_BASE="$base")
+e2e_env=(KHO_HOME="$repo/.kho/test-e2e" KHO_PORT_BASE="$((base + 100))" KHO_REPO="$repo/.kho/test-e2e-repo")
+
+mirror() {  # the repository as links; dbt_project a copy, without what dbt wrote
+  local to="$repo/.kho/test-e2e-repo"
+  rm -rf "$to" && mkdir -p "$to/dbt_project" "$to/.kho"
+  for entry in "$repo"/* "$repo"/.kho/venvs "$repo"/.kho/assets; do
+    [ -e "$entry" ] || continue
+    case "$(basename "$entry")" in dbt_project) continue ;; esac
+    if [ "$(dirname "$entry")" = "$repo/.kho" ]; then ln -s "$entry" "$to/.kho/"; else ln -s "$entry" "$to/"; fi
+  done
+  for entry in "$repo"/dbt_project/*; do
+    case "$(basename "$entry")" in target | logs) continue ;; esac
+    cp -r "$entry" "$to/dbt_project/"
+  done
+}
+
+status=0
+env "${main_env[@]}" "$py" -m demo up --no-airflow || exit 1
+if [ -n "${PYTEST_ARGS:-}" ]; then
+  # shellcheck disable=SC2086 # the arguments are words
+  env "${main_env[@]}" "$py" -m pytest -q $PYTEST_ARGS || status=$?
+  env "${main_env[@]}" "$kho" down >/dev/null
+  exit $status
+fi
+
+mirror
+e2e_log="$repo/.kho/test-e2e.log"
+(
+  env "${e2e_env[@]}" "$py" -m demo up --no-airflow >"$e2e_log" 2>&1 &&
+    env "${e2e_env[@]}" "$py" -m pytest -q -p no:cacheprovider --basetemp="$repo/.kho/test-e2e-tmp" \
+      tests/e2e >>"$e2e_log" 2>&1
+) &
+e2e=$!
+echo "tests/e2e runs beside the rest on services of its own; its output follows the rest's ($e2e_log)"
+env "${main_env[@]}" "$py" -m pytest -q --ignore=tests/e2e || status=$?
+wait $e2e || status=$((status == 0 ? 1 : status))
+echo "----- tests/e2e -----"
+cat "$e2e_log"
+env "${main_env[@]}" "$kho" down >/dev/null
+env "${e2e_env[@]}" "$kho" down >/dev/null
+exit $status
