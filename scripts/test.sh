@@ -42,12 +42,12 @@ mirror
 e2e_log="$repo/.kho/test-e2e.log"
 (
   env "${e2e_env[@]}" "$py" -m demo up --no-airflow >"$e2e_log" 2>&1 &&
-    env "${e2e_env[@]}" "$py" -m pytest -q -p no:cacheprovider --basetemp="$repo/.kho/test-e2e-tmp" \
+    env "${e2e_env[@]}" "$py" -m pytest -q --durations=20 -p no:cacheprovider --basetemp="$repo/.kho/test-e2e-tmp" \
       tests/e2e >>"$e2e_log" 2>&1
 ) &
 e2e=$!
 echo "tests/e2e runs beside the rest on services of its own; its output follows the rest's ($e2e_log)"
-env "${main_env[@]}" "$py" -m pytest -q --ignore=tests/e2e || status=$?
+env "${main_env[@]}" "$py" -m pytest -q --durations=30 --ignore=tests/e2e || status=$?
 wait $e2e || status=$((status == 0 ? 1 : status))
 echo "----- tests/e2e -----"
 cat "$e2e_log"
