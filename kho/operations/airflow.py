@@ -125,8 +125,12 @@ def airflow_env(s: Settings | None = None) -> dict[str, str]:
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__API_AUTH__JWT_SECRET": _secret(s, "jwt_secret"),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{s.airflow_port}/execution/",
-        # New and changed DAG files (a dataset just added) are seen within half a minute. Parsing the
-        # DAG files may take long on a busy 2-core machine: 30 s (the default) made tasks miss their DAG.
+        # A changed DAG file is parsed again at once (Airflow parses files newer than their last parse
+        # first); the DAG files are parsed again every 2 minutes anyway, which is how a dataset added to the
+        # catalog gets its DAGs. Every 30 s (Airflow's default) kept the dag-processor at about a sixth of a
+        # core while the end-to-end tests ran (10 s of CPU a minute). Parsing may take long on a busy 2-core
+        # machine: 30 s (the default timeout) made tasks miss their DAG.
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "120",
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "180",
         "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "240",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",

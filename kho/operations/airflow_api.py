@@ -62,9 +62,27 @@ class Airflow:
         return None
 
     # --- runs ------------------------------------------------------------------------------------
-    def trigger(self, dag_id: str, conf: dict | None = None) -> str:
-        """Start a run of ``dag_id`` now (unpausing the DAG); its run id."""
-        self._call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+    def trigger(self, dag_id: str, conf: dict | None = None, appear_s: float = 180.0) -> str:
+        """Start a run of ``dag_id`` now (unpausing the DAG); its run id. A DAG Airflow does not know yet (a
+        dataset just added to the catalog) is waited for, up to ``appear_s``: the DAG files are marked
+        changed first, which Airflow's dag-processor parses at once rather than at its next round."""
+        deadline = time.monotonic() + appear_s
+        marked = False
+        while True:
+            try:
+                self._call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+                break
+            except AirflowApiError as exc:
+                if "HTTP 404" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                if not marked:
+                    marked = True
+                    for path in (self.s.repo / "dags").glob("*.py"):
+                        try:
+                            path.touch()
+                        except OSError:  # a read-only mount: Airflow's next round finds it
+                            break
+                time.sleep(3)
         run = self._call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}})
         return run["dag_run_id"]
 
