@@ -18,7 +18,11 @@ TERMINAL = {"success", "failed"}
 
 
 class AirflowApiError(KhoError):
-    """Airflow's API could not be reached or refused a call."""
+    """Airflow's API could not be reached or refused a call; ``status`` is the HTTP status of a refusal."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 class Airflow:
@@ -52,7 +56,9 @@ class Airflow:
                 return json.loads(text) if text else None
             except urllib.error.HTTPError as exc:
                 detail = exc.read().decode(errors="replace")[:500]
-                raise AirflowApiError(f"Airflow API {method} {path}: HTTP {exc.code}: {detail}") from None
+                raise AirflowApiError(
+                    f"Airflow API {method} {path}: HTTP {exc.code}: {detail}", status=exc.code
+                ) from None
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
                 if attempt == attempts:
                     raise AirflowApiError(
@@ -73,7 +79,7 @@ class Airflow:
                 self._call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
                 break
             except AirflowApiError as exc:
-                if "HTTP 404" not in str(exc) or time.monotonic() > deadline:
+                if exc.status != 404 or time.monotonic() > deadline:
                     raise
                 if not marked:
                     marked = True

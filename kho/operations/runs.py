@@ -22,7 +22,7 @@ def _runs(dag_id: str, s: Settings, limit: int = 1) -> list[dict]:
     try:
         return Airflow(s).runs(dag_id, limit=limit)
     except AirflowApiError as exc:
-        if "HTTP 404" in str(exc):
+        if exc.status == 404:
             return []
         raise
 
