@@ -19,7 +19,14 @@ from flow.alerts import notifiers
     max_active_runs=1,
     tags=["deadline", "alerts"],
     doc_md=__doc__,
-    default_args={"owner": "kho", "retries": 0, "execution_timeout": timedelta(minutes=5)},
+    # A task that could not run (Airflow's API server restarting) is retried; an overdue delivery fails
+    # with AirflowFailException, which is never retried: one alert a day.
+    default_args={
+        "owner": "kho",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "execution_timeout": timedelta(minutes=5),
+    },
 )
 def deliveries_due():
     @task(on_failure_callback=notifiers("deliveries overdue"))

@@ -7,7 +7,6 @@ from the catalog (:mod:`kho.conforming.sync`) are up to date.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import yaml
@@ -60,11 +59,10 @@ def _suite_problems(ds: Dataset, layer: str, columns: set[str] | None, table: st
 def dataset_problems(cat: Catalog, s: Settings | None = None) -> list[str]:
     """Every problem that keeps a catalog dataset from running whole, each with its fix."""
     problems: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="kho-validate-") as tmp:
-        try:
-            manifest = sync.parse(Path(tmp), s)
-        except sync.SyncError as exc:
-            return [f"the dbt project does not parse (run `make sync` if a dataset was just added): {exc}"]
+    try:
+        manifest = sync.parse(s=s)
+    except sync.SyncError as exc:
+        return [f"the dbt project does not parse (run `make sync` if a dataset was just added): {exc}"]
     nodes = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
     readers: dict[str, list[str]] = {}
     for node in nodes.values():

@@ -325,8 +325,31 @@ def replace_block(text: str, name: str, body: list[str]) -> str:
     return text[: match.start()] + block + text[match.end() :]
 
 
-def parse(target: Path, s: Settings | None = None) -> dict:
-    """``dbt parse`` of the project as it is on disk, into ``target``; the manifest."""
+def parse_target() -> Path:
+    """Where :func:`parse` keeps its manifest between calls (in the project's target/, which dbt owns)."""
+    return DBT / "target" / "kho-parse"
+
+
+def parse(target: Path | None = None, s: Settings | None = None) -> dict:
+    """``dbt parse`` of the project as it is on disk; the manifest. Into ``target`` when given; by default
+    into :func:`parse_target`, kept between calls, one process at a time: dbt's partial parsing then reads
+    only the files that changed (3.5 s instead of 9 s for this project here). A read-only checkout parses
+    into a temporary folder."""
+    if target is not None:
+        return _parse(target, s)
+    folder = parse_target()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = open(folder.with_suffix(".lock"), "a")  # noqa: SIM115 - held until the end
+    except OSError:
+        with tempfile.TemporaryDirectory(prefix="kho-parse-") as tmp:
+            return _parse(Path(tmp), s)
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _parse(folder, s)
+
+
+def _parse(target: Path, s: Settings | None) -> dict:
     result = dbt_process(["parse", "--quiet", "--target-path", str(target)], s=s, check=False)
     if result.returncode != 0:
         raise SyncError(f"dbt parse failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
@@ -396,8 +419,7 @@ def sync(
         path.unlink()
         echo(f"removed {path.relative_to(REPO)}")
         written.append(path)
-    with tempfile.TemporaryDirectory(prefix="kho-sync-") as tmp:
-        manifest = parse(Path(tmp), s)
+    manifest = parse(s=s)
     written += _write(render(cat, manifest, PROJECT_FILE.read_text(encoding="utf-8")), echo)
     return written
 
@@ -450,6 +472,5 @@ def check(s: Settings | None = None) -> list[str]:
     """Generated files not what the catalog and the models make them (``make sync`` fixes them)."""
     s = s or settings()
     cat = load_catalog()
-    with tempfile.TemporaryDirectory(prefix="kho-sync-") as tmp:
-        manifest = parse(Path(tmp), s)
+    manifest = parse(s=s)
     return [str(p.relative_to(REPO)) for p in out_of_date(cat, manifest)]

@@ -103,10 +103,14 @@ def start_airflow(s: Settings, executor: str | None = None, workers: int | None 
     for name in supervisor.programs(s):
         if name.startswith("airflow-") and name not in wanted:  # a worker of an earlier executor
             supervisor.remove_program(s, name)
-    for name, (command, env, cwd) in wanted.items():
-        supervisor.add_program(s, name, command, env=env, cwd=cwd)
-    supervisor.apply(s)
-    wait_for_api(s)
+    # The API server first: a task started before it answers fails (the task runner reports through it),
+    # and a scheduler that starts with the others runs the day's overdue DAG runs at once.
+    first = {name: program for name, program in wanted.items() if name == "airflow-api-server"}
+    for group in (first, wanted):
+        for name, (command, env, cwd) in group.items():
+            supervisor.add_program(s, name, command, env=env, cwd=cwd)
+        supervisor.apply(s)
+        wait_for_api(s)
 
 
 def wait_for_api(s: Settings, timeout: float = 300.0) -> None:
