@@ -117,7 +117,7 @@ def heritage_delivery(rows: int, edition: int) -> bytes:
                 "Tày",
                 "Nà Hang",
                 2000 + edition,
-                "Tỉnh",
+                "Quốc gia",  # the listings the staging model accepts: Quốc gia, UNESCO
             ]
         )
     return out.getvalue().encode("utf-8")

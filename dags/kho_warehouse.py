@@ -19,7 +19,7 @@ from cosmos.operators.local import DbtBuildLocalOperator
 from flow.alerts import notifiers
 from flow.assets import raw_asset
 from kho.catalog import Dataset, catalog
-from kho.conforming.dbt import dbt_env, dbt_executable, lineage_selection, project_dir
+from kho.conforming.dbt import dbt_env, dbt_executable, lineage_selection, parse_cache_dir, project_dir
 
 DBT_POOL = "dbt"
 # Every task has an execution timeout (the dbt builds of large facts take the longest).
@@ -30,6 +30,21 @@ SHORT_TIMEOUT = timedelta(minutes=15)  # the incremental-model check
 PROFILE = ProfileConfig(
     profile_name="kho", target_name="warehouse", profiles_yml_filepath=project_dir() / "profiles.yml"
 )
+
+
+def _wait_for_raw_checks(dataset_id: str, timeout_s: float = 1800) -> None:
+    """This run started on a landing's raw Asset event, before that landing run's raw check ended; the gate
+    reads the latest raw check, so wait until no landing run of the dataset is still going."""
+    import time
+
+    from airflow.sdk import get_current_context
+
+    ti = get_current_context()["ti"]
+    deadline = time.monotonic() + timeout_s
+    while ti.get_dr_count(dag_id=f"land__{dataset_id}", states=["queued", "running"]) > 0:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{dataset_id}: a landing run is still going after {timeout_s:.0f} s")
+        time.sleep(2)
 
 
 def build_warehouse_dag(ds: Dataset):
@@ -74,6 +89,7 @@ def build_warehouse_dag(ds: Dataset):
             env=dbt_env(),
             append_env=True,
             install_deps=False,
+            cache_dir=parse_cache_dir(),  # dbt's partial parsing between builds
             retries=0,
             pool=DBT_POOL,
             emit_datasets=False,  # the dataset's raw Asset is what the DAGs are scheduled on
@@ -105,6 +121,7 @@ def build_warehouse_dag(ds: Dataset):
             from flow import publish as publish_dataset
             from kho.errors import QualityGateError
 
+            _wait_for_raw_checks(ds.id)
             try:
                 return publish_dataset(ds.id)
             except QualityGateError as exc:

@@ -12,6 +12,7 @@ from kho.conforming.project import (  # noqa: F401 - the names the DAGs and stag
     dbt_executable,
     dbt_process,
     manifest_path,
+    parse_cache_dir,
     project_dir,
 )
 from kho.errors import KhoError
