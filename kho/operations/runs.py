@@ -15,6 +15,8 @@ from kho.settings import Settings, settings
 
 WAREHOUSE = "warehouse"
 ACTIVE = {"queued", "running"}
+TERMINAL = {"success", "failed"}
+FOLLOW_TIMEOUT_S = 1800.0  # a run still going after this is reported as an error
 
 
 def _runs(dag_id: str, s: Settings, limit: int = 1) -> list[dict]:
@@ -62,7 +64,26 @@ def _verdict(dag_id: str, ok: bool, why: str, failed: list[str], s: Settings) ->
 def _follow(
     api: Airflow, dag_id: str, run_id: str, s: Settings, echo: Callable[[str], None]
 ) -> tuple[bool, dict]:
-    run = api.wait(dag_id, run_id)
+    """Follow a run until it ends, or until it waits for a person (a data steward's approval: a task
+    awaiting input), which is no failure: the run goes on once the steward answers in Airflow's UI."""
+    deadline = time.monotonic() + FOLLOW_TIMEOUT_S
+    while True:
+        run = api.run(dag_id, run_id)
+        if run["state"] in TERMINAL:
+            break
+        tasks = api.tasks(dag_id, run_id)
+        waiting = sorted(t for t, state in tasks.items() if state == "awaiting_input")
+        if waiting:
+            echo(
+                f"  {dag_id}: waiting for a data steward's approval ({', '.join(waiting)}): "
+                f"Airflow UI {s.airflow_api_url}/dags/{dag_id}/runs/{run_id}/tasks/{waiting[0]}/required_actions"
+            )
+            return True, tasks
+        if time.monotonic() > deadline:
+            raise AirflowApiError(
+                f"{dag_id} run {run_id} still {run['state']} after {FOLLOW_TIMEOUT_S:.0f} s"
+            )
+        time.sleep(1.5)
     tasks = api.tasks(dag_id, run_id)
     failed = sorted(t for t, state in tasks.items() if state in ("failed", "upstream_failed"))
     ok = run["state"] == "success"
