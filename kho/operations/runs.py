@@ -79,6 +79,9 @@ def _follow(
                 f"Airflow UI {s.airflow_api_url}/dags/{dag_id}/runs/{run_id}/tasks/{waiting[0]}/required_actions"
             )
             return True, tasks
+        if run["state"] == "queued" and _behind_a_waiting_run(api, dag_id, run_id):
+            echo(f"  {dag_id}: queued behind a run waiting for a data steward's approval (`kho status`)")
+            return True, tasks
         if time.monotonic() > deadline:
             raise AirflowApiError(
                 f"{dag_id} run {run_id} still {run['state']} after {FOLLOW_TIMEOUT_S:.0f} s"
@@ -89,6 +92,15 @@ def _follow(
     ok = run["state"] == "success"
     echo(_verdict(dag_id, ok, f"state {run['state']}", failed, s))
     return ok, tasks
+
+
+def _behind_a_waiting_run(api: Airflow, dag_id: str, run_id: str) -> bool:
+    """Is another run of the DAG waiting for a person (the DAG runs one at a time)?"""
+    for other in api.runs(dag_id, limit=5):
+        if other["dag_run_id"] != run_id and other["state"] == "running":
+            if "awaiting_input" in api.tasks(dag_id, other["dag_run_id"]).values():
+                return True
+    return False
 
 
 def warehouse_dag(dataset_id: str) -> str:
