@@ -58,18 +58,23 @@ class StewardApproval(ApprovalOperator):
         return super().execute(context)
 
     def execute_complete(self, context, event: dict[str, Any]) -> Any:
+        """The steward answered: record who decided what, then let ``ApprovalOperator`` go on (Reject skips
+        ``publish`` by raising, so the record comes first)."""
         from kho.validating.approval import record
 
-        result = super().execute_complete(context=context, event=event)  # Reject: skips publish
-        approved = result["chosen_options"] == [self.APPROVE]
-        user = result.get("responded_by_user") or {}
+        if "error" in event or not event.get("chosen_options"):  # no answer in time: the task fails
+            return super().execute_complete(context=context, event=event)
+        approved = list(event["chosen_options"]) == [self.APPROVE]
+        user = event.get("responded_by_user") or {}
+        if not isinstance(user, dict):  # a HITLUser, as Airflow's models give it
+            user = {"id": getattr(user, "id", None), "name": getattr(user, "name", None)}
         who = user.get("name") or user.get("id")
         found = self._review(context)
         record(
             found,
             "approved" if approved else "rejected",
             responded_by=who,
-            responded_at=result.get("responded_at"),
+            responded_at=event.get("responded_at"),
             run_id=context["dag_run"].run_id,
         )
         if approved:
@@ -81,4 +86,4 @@ class StewardApproval(ApprovalOperator):
                 who,
                 ", ".join(found.load_ids),
             )
-        return {"decision": "approved" if approved else "rejected", "by": who, **found.as_dict()}
+        return super().execute_complete(context=context, event=event)
