@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from kho.catalog import catalog
+from kho.errors import KhoError
 from kho.meta import ensure_meta_schema
 from kho.operations import supervisor
 from kho.settings import Settings, settings
@@ -69,11 +70,11 @@ class DatasetStatus:
 def waiting_for_approval(s: Settings | None = None) -> dict[str, datetime] | None:
     """Dataset -> since when its warehouse run waits for a data steward's approval, read from Airflow's REST
     API (its open human-in-the-loop requests); None when Airflow's API does not answer."""
-    from kho.operations.airflow_api import Airflow, AirflowApiError
+    from kho.operations.airflow_api import Airflow
 
     try:
         requests = Airflow(s, timeout=10, read_attempts=1).awaiting_input(TASK_ID)
-    except (AirflowApiError, OSError):
+    except (KhoError, OSError, ValueError, KeyError):  # not up, no login yet, not Kho's Airflow
         return None
     found: dict[str, datetime] = {}
     for r in requests:
@@ -199,6 +200,7 @@ def print_summary(console) -> None:
             f"{r.rows_landed:,} landed, {r.rows_quarantined:,} quarantined\n"
             f"    quality: {r.quality}\n"
             + (f"    revisions: {r.revisions}\n" if r.revisions else "")
+            + (f"    approval: {r.approval}\n" if r.approval else "")
             + f"    CKAN: {r.published}\n    freshness: {r.freshness}",
             highlight=False,
         )
