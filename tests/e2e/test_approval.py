@@ -95,7 +95,7 @@ def decisions(warehouse) -> list[tuple]:
 
 def test_clean_samples_are_published_without_waiting(pipeline, warehouse):
     pipeline.assert_succeeded([DATASET])  # steward_approval and publish succeeded: no one was asked
-    assert [d for d, *_ in decisions(warehouse)] == ["not needed"]
+    assert {d for d, *_ in decisions(warehouse)} == {"not needed"}  # one per warehouse run that landed any
 
 
 def test_a_rejected_delivery_stays_landed_and_unpublished(pipeline, warehouse, ckan_anonymous, tmp_path):
