@@ -57,7 +57,12 @@ def build_warehouse_dag(ds: Dataset):
         tags=[ds.agency, "warehouse", ds.classification],
         doc_md=f"### {ds.title_vi}\n\n{ds.title_en}\n\n"
         f"Builds `{' '.join(lineage_selection(ds))}` in dbt, then checks and publishes "
-        f"`{ds.publish.model if ds.publish else '(not published)'}`.",
+        f"`{ds.publish.model if ds.publish else '(not published)'}`"
+        + (
+            " after a data steward's approval when a delivery has warnings or large revisions."
+            if ds.publish and ds.publish.approval == "steward"
+            else "."
+        ),
         default_args={
             "owner": ds.agency,
             "on_failure_callback": notifiers(f"{ds.id}: warehouse run failed (build, check or quality gate)"),
@@ -136,8 +141,21 @@ def build_warehouse_dag(ds: Dataset):
 
         checked = validate_mart()
         build >> checked
-        publish(checked)
+        published = publish(checked)
         data_docs(checked)
+        if ds.publish.approval == "steward":
+            # a delivery with warnings or large revisions waits for a data steward (flow/approval.py)
+            from flow.approval import TASK_ID, StewardApproval
+
+            approval = StewardApproval(
+                task_id=TASK_ID,
+                dataset_id=ds.id,
+                retries=0,  # a retry would ask again
+                execution_timeout=SHORT_TIMEOUT,  # the review; the wait is bounded by its response timeout
+                notifiers=notifiers(f"{ds.id}: a delivery waits for a data steward's approval"),
+                doc_md="Approve: published to CKAN. Reject: the deliveries stay landed, not published.",
+            )
+            checked >> approval >> published
 
     return warehouse_dataset()
 

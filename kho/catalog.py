@@ -147,6 +147,11 @@ class Publish(Strict):
     # commune_code_2025, province_code, ...); "none" turns the coverage off.
     period_column: str | None = None
     area_column: str | None = None
+    # Who lets a delivery with warnings (raw or mart) or revisions beyond the raw suite's threshold out:
+    # "automatic" publishes it (the gate stops critical failures only); "steward" makes the warehouse run
+    # wait for a data steward's Approve or Reject in Airflow's UI (kho/validating/approval.py). A delivery
+    # with no finding is published without waiting either way.
+    approval: Literal["automatic", "steward"] = "automatic"
 
 
 Frequency = Literal["daily", "weekly", "monthly", "quarterly", "yearly"]

@@ -99,6 +99,22 @@ create table if not exists kho_meta.publications (
     published_at timestamptz not null default now()
 );
 
+-- A review of a steward dataset's new deliveries (catalog `publish.approval: steward`,
+-- kho/validating/approval.py): the deliveries it covered, their findings, the decision, who gave it, when.
+create table if not exists kho_meta.approvals (
+    id             bigserial primary key,
+    dataset        text not null,
+    decision       text not null check (decision in ('approved', 'rejected', 'not needed')),
+    load_ids       text[] not null default '{}',
+    findings       jsonb not null default '[]',
+    revisions      jsonb,
+    responded_by   text,
+    responded_at   timestamptz not null default now(),
+    airflow_run_id text,
+    recorded_at    timestamptz not null default now()
+);
+create index if not exists approvals_by_dataset on kho_meta.approvals (dataset, responded_at desc);
+
 -- One row per dataset per `kho purge` (not dry runs): what left the archive and the quarantine, and why.
 create table if not exists kho_meta.purges (
     id              bigserial primary key,

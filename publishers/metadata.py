@@ -203,6 +203,14 @@ class Load:
 
     load_id: str
     landed_at: datetime
+    # A data steward's approval of the delivery (catalog publish.approval: steward): who, when
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+
+    def approval_text(self) -> str:
+        if self.approved_at is None:
+            return ""
+        return f" (duyệt bởi / approved by {self.approved_by or '?'}, {_iso(self.approved_at)})"
 
 
 @dataclass(frozen=True)
@@ -218,7 +226,15 @@ class Provenance:
             "model": self.model,
             "built_at": _iso(self.built_at),
             "loads_total": len(self.loads),
-            "loads": [{"load_id": x.load_id, "landed_on": _day(x.landed_at)} for x in listed],
+            "loads": [
+                {"load_id": x.load_id, "landed_on": _day(x.landed_at)}
+                | (
+                    {"approved_by": x.approved_by, "approved_at": _iso(x.approved_at)}
+                    if x.approved_at
+                    else {}
+                )
+                for x in listed
+            ],
         }
         return json.dumps(doc, ensure_ascii=False, sort_keys=True)  # spaces: the dataset page can wrap it
 
@@ -232,7 +248,7 @@ class Provenance:
         ]
         if len(listed) < len(self.loads):
             lines.append(f"(… {len(self.loads) - len(listed)} lần nạp cũ hơn / older deliveries)")
-        lines += [f"- {x.load_id}: {_day(x.landed_at)}" for x in listed]
+        lines += [f"- {x.load_id}: {_day(x.landed_at)}{x.approval_text()}" for x in listed]
         return "\n".join(lines)
 
 
@@ -252,7 +268,8 @@ def _day(moment: datetime) -> str:
 
 
 def loads(conn: psycopg.Connection, dataset_id: str) -> list[Load]:
-    """The dataset's landed deliveries, oldest first: what the mart was built from."""
+    """The dataset's landed deliveries, oldest first: what the mart was built from, each with the steward's
+    approval that let it out, if it needed one."""
     rows = conn.execute(
         """
         select load_id, coalesce(finished_at, started_at)
@@ -261,7 +278,19 @@ def loads(conn: psycopg.Connection, dataset_id: str) -> list[Load]:
         """,
         [dataset_id],
     ).fetchall()
-    return [Load(*r) for r in rows]
+    approved: dict[str, tuple[str | None, datetime]] = {}
+    if conn.execute("select to_regclass('kho_meta.approvals')").fetchone()[0] is not None:
+        for load_id, by, at in conn.execute(
+            """
+            select distinct on (load_id) load_id, responded_by, responded_at
+            from kho_meta.approvals, unnest(load_ids) as load_id
+            where dataset = %s and decision = 'approved'
+            order by load_id, responded_at desc
+            """,
+            [dataset_id],
+        ):
+            approved[load_id] = (by, at)
+    return [Load(load_id, landed, *approved.get(load_id, (None, None))) for load_id, landed in rows]
 
 
 def dbt_built_at(s: Settings, model: str) -> datetime | None:

@@ -26,10 +26,11 @@ class AirflowApiError(KhoError):
 
 
 class Airflow:
-    def __init__(self, s: Settings | None = None, timeout: float = 120.0):
+    def __init__(self, s: Settings | None = None, timeout: float = 120.0, read_attempts: int = 3):
         self.s = s or settings()
         self.base = self.s.airflow_api_url
         self.timeout = timeout
+        self.read_attempts = read_attempts
         self._token: str | None = None
 
     # --- plumbing ------------------------------------------------------------------------------
@@ -48,7 +49,8 @@ class Airflow:
             headers["Authorization"] = f"Bearer {self._token}"
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
-        attempts = 3 if method == "GET" else 1  # a read may be repeated; a trigger must not be
+        # a read may be repeated; a trigger must not be
+        attempts = self.read_attempts if method == "GET" else 1
         for attempt in range(1, attempts + 1):
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as resp:
@@ -125,6 +127,29 @@ class Airflow:
             if time.monotonic() > deadline:
                 raise AirflowApiError(f"{dag_id} run {run_id} still {run['state']} after {timeout:.0f} s")
             time.sleep(poll)
+
+    # --- human in the loop (a data steward's approval, flow/approval.py) ----------------------------
+    def awaiting_input(self, task_id: str | None = None) -> list[dict]:
+        """The human-in-the-loop requests nobody has answered yet, oldest first (HITL details, each with its
+        ``created_at``, ``subject``, ``body`` and ``task_instance``); only those of ``task_id`` if given."""
+        query = "response_received=false&order_by=created_at&limit=100" + (
+            f"&task_id={urllib.parse.quote(task_id)}" if task_id else ""
+        )
+        found = self._call("GET", f"/api/v2/dags/~/dagRuns/~/hitlDetails?{query}")
+        return [
+            d
+            for d in found["hitl_details"]
+            if d["task_instance"].get("state") in ("awaiting_input", "deferred")
+        ]
+
+    def respond(self, dag_id: str, run_id: str, task_id: str, chosen: list[str]) -> dict:
+        """Answer a human-in-the-loop request as Kho's login (what a steward does in the UI)."""
+        return self._call(
+            "PATCH",
+            f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
+            f"/taskInstances/{task_id}/-1/hitlDetails",
+            {"chosen_options": chosen},
+        )
 
     # --- assets ----------------------------------------------------------------------------------
     def asset_event(self, uri: str, extra: dict | None = None) -> None:

@@ -15,6 +15,8 @@ from kho.settings import Settings, settings
 
 WAREHOUSE = "warehouse"
 ACTIVE = {"queued", "running"}
+TERMINAL = {"success", "failed"}
+FOLLOW_TIMEOUT_S = 1800.0  # a run still going after this is reported as an error
 
 
 def _runs(dag_id: str, s: Settings, limit: int = 1) -> list[dict]:
@@ -62,12 +64,43 @@ def _verdict(dag_id: str, ok: bool, why: str, failed: list[str], s: Settings) ->
 def _follow(
     api: Airflow, dag_id: str, run_id: str, s: Settings, echo: Callable[[str], None]
 ) -> tuple[bool, dict]:
-    run = api.wait(dag_id, run_id)
+    """Follow a run until it ends, or until it waits for a person (a data steward's approval: a task
+    awaiting input), which is no failure: the run goes on once the steward answers in Airflow's UI."""
+    deadline = time.monotonic() + FOLLOW_TIMEOUT_S
+    while True:
+        run = api.run(dag_id, run_id)
+        if run["state"] in TERMINAL:
+            break
+        tasks = api.tasks(dag_id, run_id)
+        waiting = sorted(t for t, state in tasks.items() if state == "awaiting_input")
+        if waiting:
+            echo(
+                f"  {dag_id}: waiting for a data steward's approval ({', '.join(waiting)}): "
+                f"Airflow UI {s.airflow_api_url}/dags/{dag_id}/runs/{run_id}/tasks/{waiting[0]}/required_actions"
+            )
+            return True, tasks
+        if run["state"] == "queued" and _behind_a_waiting_run(api, dag_id, run_id):
+            echo(f"  {dag_id}: queued behind a run waiting for a data steward's approval (`kho status`)")
+            return True, tasks
+        if time.monotonic() > deadline:
+            raise AirflowApiError(
+                f"{dag_id} run {run_id} still {run['state']} after {FOLLOW_TIMEOUT_S:.0f} s"
+            )
+        time.sleep(1.5)
     tasks = api.tasks(dag_id, run_id)
     failed = sorted(t for t, state in tasks.items() if state in ("failed", "upstream_failed"))
     ok = run["state"] == "success"
     echo(_verdict(dag_id, ok, f"state {run['state']}", failed, s))
     return ok, tasks
+
+
+def _behind_a_waiting_run(api: Airflow, dag_id: str, run_id: str) -> bool:
+    """Is another run of the DAG waiting for a person (the DAG runs one at a time)?"""
+    for other in api.runs(dag_id, limit=5):
+        if other["dag_run_id"] != run_id and other["state"] == "running":
+            if "awaiting_input" in api.tasks(dag_id, other["dag_run_id"]).values():
+                return True
+    return False
 
 
 def warehouse_dag(dataset_id: str) -> str:

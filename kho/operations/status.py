@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from kho.catalog import catalog
+from kho.errors import KhoError
 from kho.meta import ensure_meta_schema
 from kho.operations import supervisor
 from kho.settings import Settings, settings
+from kho.validating.approval import TASK_ID, latest_decisions
 from kho.validating.quality import format_revisions
 
 # How old the last delivery may be before a dataset counts as stale (schedule plus grace).
@@ -60,6 +62,27 @@ class DatasetStatus:
     published: str
     freshness: str
     revisions: str | None = None  # how the last delivery revised figures delivered before
+    # a steward dataset (catalog publish.approval: steward): waiting for approval since ..., or the last
+    # decision (approved / rejected by whom, when)
+    approval: str | None = None
+
+
+def waiting_for_approval(s: Settings | None = None) -> dict[str, datetime] | None:
+    """Dataset -> since when its warehouse run waits for a data steward's approval, read from Airflow's REST
+    API (its open human-in-the-loop requests); None when Airflow's API does not answer."""
+    from kho.operations.airflow_api import Airflow
+
+    try:
+        requests = Airflow(s, timeout=10, read_attempts=1).awaiting_input(TASK_ID)
+    except (KhoError, OSError, ValueError, KeyError):  # not up, no login yet, not Kho's Airflow
+        return None
+    found: dict[str, datetime] = {}
+    for r in requests:
+        dag_id = r["task_instance"]["dag_id"]
+        if dag_id.startswith("warehouse__"):
+            since = datetime.fromisoformat(r["created_at"].replace("Z", "+00:00"))
+            found.setdefault(dag_id.removeprefix("warehouse__"), since)
+    return found
 
 
 def dataset_status(s: Settings | None = None) -> list[DatasetStatus]:
@@ -98,9 +121,12 @@ def dataset_status(s: Settings | None = None) -> list[DatasetStatus]:
         pubs = {
             r[0]: r[1:]
             for r in conn.execute("""
-            select distinct on (dataset) dataset, status, ckan_url, detail
+            select distinct on (dataset) dataset, status, ckan_url, detail, published_at
             from kho_meta.publications order by dataset, published_at desc""")
         }
+        decisions = latest_decisions(conn)
+    stewarded = [d for d in catalog().datasets.values() if d.publish and d.publish.approval == "steward"]
+    waiting = waiting_for_approval(s) if stewarded else {}
     now = datetime.now(UTC)
     rows = []
     for ds in sorted(catalog().datasets.values(), key=lambda d: d.id):
@@ -125,6 +151,18 @@ def dataset_status(s: Settings | None = None) -> list[DatasetStatus]:
             pub_text = f"{pub[0]} {pub[1] or ''}".strip() if pub[0] != "blocked" else f"blocked: {pub[2]}"
         else:
             pub_text = "not yet"
+        approval = None
+        if ds.publish and ds.publish.approval == "steward":
+            decided = decisions.get(ds.id)
+            if waiting is None:
+                approval = "unknown: Airflow's API does not answer"
+            elif ds.id in waiting:
+                approval = f"waiting for approval since {waiting[ds.id]:%Y-%m-%d %H:%M}"
+                pub_text = f"{approval} (before: {pub_text})"
+            elif decided:
+                approval = f"{decided[0]} by {decided[1] or '?'} {decided[2]:%Y-%m-%d %H:%M}"
+                if decided[0] == "rejected" and (not pub or pub[3] < decided[2]):
+                    pub_text = f"{approval}, not published (before: {pub_text})"
         if last_landed is None:
             fresh = "no data"
         elif now - last_landed > MAX_AGE[ds.update_frequency]:
@@ -147,6 +185,7 @@ def dataset_status(s: Settings | None = None) -> list[DatasetStatus]:
                 pub_text,
                 fresh,
                 (format_revisions(revised) or "none of the figures delivered before") if revised else None,
+                approval,
             )
         )
     return rows
@@ -161,6 +200,7 @@ def print_summary(console) -> None:
             f"{r.rows_landed:,} landed, {r.rows_quarantined:,} quarantined\n"
             f"    quality: {r.quality}\n"
             + (f"    revisions: {r.revisions}\n" if r.revisions else "")
+            + (f"    approval: {r.approval}\n" if r.approval else "")
             + f"    CKAN: {r.published}\n    freshness: {r.freshness}",
             highlight=False,
         )

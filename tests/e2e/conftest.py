@@ -56,7 +56,7 @@ class PipelineRun:
 def start_from_nothing(s: Settings, warehouse, ckan) -> None:
     for ds in catalog().datasets.values():
         warehouse.execute(sql.SQL("truncate {}").format(sql.Identifier(ds.raw_schema, ds.raw_table)))
-        for table in ("loads", "quarantine", "quality_runs", "publications"):
+        for table in ("loads", "quarantine", "quality_runs", "publications", "approvals"):
             warehouse.execute(
                 sql.SQL("delete from {} where dataset = %s").format(sql.Identifier("kho_meta", table)),
                 [ds.id],

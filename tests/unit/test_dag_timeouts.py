@@ -48,4 +48,6 @@ def test_a_dataset_builds_its_own_lineage_after_the_shared_models(dags):
         assert build.pool == "dbt" and set(build.upstream_task_ids) == {"prepare"}
         if ds.publish is not None:
             assert tasks["validate_mart"].retries == 0  # a failed check is final
-            assert set(tasks["publish"].upstream_task_ids) == {"validate_mart"}
+            # a steward dataset's publication also waits for its approval (tests/unit/test_approval.py)
+            approval = {"steward_approval"} if ds.publish.approval == "steward" else set()
+            assert set(tasks["publish"].upstream_task_ids) == {"validate_mart"} | approval
