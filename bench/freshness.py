@@ -37,7 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--freshness-runs", type=int, default=3, metavar="N", help="deliveries per catalog size"
     )
-    group.add_argument("--idle-s", type=int, default=120, metavar="S", help="how long idle cost is measured")
+    group.add_argument(
+        "--idle-s",
+        type=int,
+        default=660,
+        metavar="S",
+        help="how long idle cost is measured (longer than the 10 minutes between two parses of the DAG files)",
+    )
     group.add_argument(
         "--freshness-port-base",
         type=int,
@@ -92,7 +98,8 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
             "--runs",
             str(opts.freshness_runs),
             "--idle-s",
-            str(opts.idle_s),
+            # the target is the 9-dataset catalog's; the 50's idle cost is reported, over 2 minutes
+            str(opts.idle_s if size == 9 else min(opts.idle_s, 120)),
         ]
         children[size] = common.run_child(args, workdir, env, f"freshness{size}").result
     nine, fifty = children[9], children[50]

@@ -182,9 +182,11 @@ def one_delivery(s, api, rows: int, edition: int, timeout: float = 1800) -> dict
         "stages_s": {
             "detection": (_when(land["land"]["start"]) - dropped).total_seconds(),
             "landing": land["land"]["seconds"],
-            "raw check": land["validate_raw"]["seconds"],
+            # the warehouse run starts on the land task's raw Asset event: the raw check runs beside dbt
+            # (publishing waits for it), so it is not on the way to CKAN unless it outlasts dbt
+            "raw check (beside dbt)": land["validate_raw"]["seconds"],
             "hand-over to the warehouse DAG": (
-                _when(wh["prepare"]["start"]) - _when(land["validate_raw"]["end"])
+                _when(wh["prepare"]["start"]) - _when(land["land"]["end"])
             ).total_seconds(),
             "dbt": (wh["prepare"]["seconds"] or 0) + (wh["dbt_build"]["seconds"] or 0),
             "mart check": wh["validate_mart"]["seconds"],
