@@ -279,9 +279,20 @@ def stop_programs(s: Settings, names: list[str]) -> list[str]:
     if not names:
         return []
     states = status(s)
+    # `update` stops the removed programs one after the other, each up to its stop wait; those stopped by
+    # SIGTERM are signalled all at once first, so that they shut down side by side
+    termed = [
+        name
+        for name in names
+        if states.get(name) in ALIVE
+        and program_path(s, name).is_file()
+        and "\nstopsignal=TERM\n" in program_path(s, name).read_text(encoding="utf-8")
+    ]
     for name in names:
         remove_program(s, name)
     if running(s):
+        if len(termed) > 1:
+            _ctl(s, "signal", "TERM", *termed)
         _ctl(s, "update")  # stops and removes the programs whose files are gone
         if not programs(s):
             shutdown(s)
