@@ -127,8 +127,8 @@ def airflow_env(s: Settings | None = None) -> dict[str, str]:
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{s.airflow_port}/execution/",
         # A changed DAG file is parsed again at once (Airflow parses files newer than their last parse
         # first); the DAG files are parsed again every 10 minutes anyway, which is how a dataset added to
-        # the catalog gets its DAGs (`kho run` and `kho land` of a DAG Airflow does not know yet mark the DAG
-        # files changed). Every 30 s (Airflow's default) kept the dag-processor at about a sixth of a core
+        # the catalog gets its DAGs (`kho run` of a DAG Airflow does not know yet marks the DAG files
+        # changed). Every 30 s (Airflow's default) kept the dag-processor at about a sixth of a core
         # while the end-to-end tests ran (10 s of CPU a minute), every 2 minutes at 2% of a core when idle.
         # Parsing may take long on a busy 2-core machine: 30 s (the default timeout) made tasks miss their DAG.
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
