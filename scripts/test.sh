@@ -29,6 +29,10 @@ mirror() {  # the repository as links; dbt_project a copy, without what dbt wrot
   done
 }
 
+# Integration tests that need no sample warehouse and take long, run after tests/e2e on its services: the two
+# runs then take about as long as each other.
+second=(tests/integration/test_supervised.py tests/integration/test_portal_load.py tests/integration/test_compose_init.py)
+
 status=0
 env "${main_env[@]}" "$py" -m demo up --no-airflow || exit 1
 if [ -n "${PYTEST_ARGS:-}" ]; then
@@ -43,13 +47,13 @@ e2e_log="$repo/.kho/test-e2e.log"
 (
   env "${e2e_env[@]}" "$py" -m demo up --no-airflow >"$e2e_log" 2>&1 &&
     env "${e2e_env[@]}" "$py" -m pytest -q --durations=20 -p no:cacheprovider --basetemp="$repo/.kho/test-e2e-tmp" \
-      tests/e2e >>"$e2e_log" 2>&1
+      tests/e2e "${second[@]}" >>"$e2e_log" 2>&1
 ) &
 e2e=$!
-echo "tests/e2e runs beside the rest on services of its own; its output follows the rest's ($e2e_log)"
-env "${main_env[@]}" "$py" -m pytest -q --durations=30 --ignore=tests/e2e || status=$?
+echo "tests/e2e (then ${second[*]}) runs beside the rest on services of its own; its output follows the rest's ($e2e_log)"
+env "${main_env[@]}" "$py" -m pytest -q --durations=30 --ignore=tests/e2e "${second[@]/#/--ignore=}" || status=$?
 wait $e2e || status=$((status == 0 ? 1 : status))
-echo "----- tests/e2e -----"
+echo "----- tests/e2e, then ${second[*]} -----"
 cat "$e2e_log"
 env "${main_env[@]}" "$kho" down >/dev/null
 env "${e2e_env[@]}" "$kho" down >/dev/null
