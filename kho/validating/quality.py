@@ -9,6 +9,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import re
 import time
 import uuid
 import warnings
@@ -53,6 +54,10 @@ SESSION_OPTIONS = "-c work_mem=64MB"
 # GX's one expectation whose name does not start with ``expect_``: rows selected by SQL from ``{batch}``, for
 # rules across rows or tables (a price against last month's, a delivery against the previous one).
 ROWS_EXPECTATION = "unexpected_rows_expectation"
+# GX puts ``{batch}`` into such a query as ``(<rows>)`` when the query has a join, else as ``(<rows>) AS subselect``:
+# an alias of its own (``{batch} as c``) is then a second alias, a syntax error found only when the rule runs.
+_ALIASED_BATCH = re.compile(r"\{batch\}\s+as\s", re.IGNORECASE)
+_JOIN = re.compile(r"\bjoin\b", re.IGNORECASE)
 # How many of a delivery's largest revisions the run summary and `kho status` quote.
 REVISIONS_QUOTED = 5
 
@@ -121,8 +126,14 @@ def read_suite_file(path: Path) -> list[SuiteEntry]:
         source = raw.get("source")
         if source is not None and (not isinstance(source, str) or not source.strip()):
             raise QualityError(f"{where} ({name}): 'source' must name where the rule's figures come from")
-        if name == ROWS_EXPECTATION and "{batch}" not in str(kwargs.get("unexpected_rows_query", "")):
+        query = str(kwargs.get("unexpected_rows_query", ""))
+        if name == ROWS_EXPECTATION and "{batch}" not in query:
             raise QualityError(f"{where} ({name}): 'unexpected_rows_query' must select from {{batch}}")
+        if name == ROWS_EXPECTATION and _ALIASED_BATCH.search(query) and not _JOIN.search(query):
+            raise QualityError(
+                f"{where} ({name}): '{{batch}} as <alias>' works only in a query with a join (without one GX"
+                " puts {batch} in as '(...) AS subselect'): drop the alias, or write the second look as a join"
+            )
         entries.append(SuiteEntry(name, kwargs, raw["severity"], why.strip(), source and source.strip()))
     if not entries:
         raise QualityError(f"{path}: the suite lists no expectations")

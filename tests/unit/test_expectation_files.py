@@ -189,6 +189,25 @@ def test_a_cross_row_rule_must_select_from_the_batch(tmp_path):
         read_suite_file(path)
 
 
+def test_a_cross_row_rule_aliases_the_batch_only_with_a_join(tmp_path):
+    """GX aliases {batch} itself ('AS subselect') in a query without a join: a second alias fails at run time."""
+    path = tmp_path / "mart.yml"
+    entry = (
+        "  - {{expectation: unexpected_rows_expectation, kwargs: {{unexpected_rows_query: '{query}'}},"
+        " severity: warning, why: a reason, source: a source}}\n"
+    )
+    alone = "select * from {batch} as b where exists (select 1 from {batch} as o where o.k = b.k)"
+    path.write_text("expectations:\n" + entry.format(query=alone), encoding="utf-8")
+    with pytest.raises(QualityError, match=r"expectations\[0\].*only in a query with a join"):
+        read_suite_file(path)
+    joined = "select b.* from {batch} as b inner join {batch} as o on o.k = b.k"
+    unaliased = "select * from {batch} where x > 1"
+    path.write_text(
+        "expectations:\n" + entry.format(query=joined) + entry.format(query=unaliased), encoding="utf-8"
+    )
+    assert len(read_suite_file(path)) == 2
+
+
 @pytest.mark.parametrize(
     ("section", "message"),
     [

@@ -4,6 +4,7 @@ JSON Lines) reads as it was. No database needed."""
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -11,9 +12,11 @@ import pytest
 from bench.seeded_errors import (
     KINDS,
     TARGETS,
+    Outcome,
     Table,
     _number,
     clean_delivery,
+    merge,
     read_table,
     seed,
     write_table,
@@ -88,3 +91,36 @@ def test_vietnamese_numbers_keep_their_separators(delivery):
     old, new = variant.detail.split(": ")[1].split(" -> ")
     assert _number(new, ",") == pytest.approx(_number(old, ",") * 10)
     assert "." not in new.split(",")[-1]  # no decimal point where a decimal comma belongs
+
+
+def test_a_variant_that_landed_as_the_clean_delivery_did_not_get_past_landing():
+    """A total row past the footer pattern, or 2,002 read as 2002 households: the same rows landed, so the error
+    is kept out (stopped at landing), not missed; other rows landed and nothing said is a miss."""
+    clean = Outcome(landed="abc", quarantined=1)
+    verdict, how = Outcome(landed="abc", quarantined=1).against(clean)
+    assert verdict == "critical" and "did not get past landing" in how[0]
+    assert Outcome(landed="abd", quarantined=1).against(clean) == ("ok", [])
+    assert Outcome(landed=None).against(Outcome(landed=None)) == ("ok", [])  # refused: nothing to compare
+
+
+def test_merge_replaces_only_the_datasets_run(tmp_path):
+    def verdict(dataset, file, kind):
+        return {"dataset": dataset, "file": file, "kind": kind, "detail": "", "outcome": "missed", "how": []}
+
+    into, new = tmp_path / "all.json", tmp_path / "new.json"
+    into.write_text(
+        json.dumps(
+            [
+                verdict("dti_scores", "chi_so_dti_2024.csv", "old"),
+                verdict("crop_statistics", "yield_maize.csv", "kept"),
+            ]
+        ),
+        encoding="utf-8",
+    )
+    new.write_text(json.dumps([verdict("dti_scores", "chi_so_dti_2024.csv", "new")]), encoding="utf-8")
+    merge(new, into, {"dti_scores"})
+    assert [v["kind"] for v in json.loads(into.read_text(encoding="utf-8"))] == [
+        "kept",
+        "new",
+    ]  # targets' order
+    assert not new.exists()
