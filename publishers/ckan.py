@@ -356,7 +356,7 @@ class _Publisher:
             ):
                 digest = resource["kho_content_hash"]
             else:
-                files = write_files(snapshot, table, Path(folder))
+                files = write_files(snapshot, table, Path(folder), self.s.warehouse_url)
                 digest = files[CSV.key].sha256
             clock.lap("csv")
             _checkpoint("csv")
@@ -390,7 +390,7 @@ class _Publisher:
                     self.portal.write("resource_patch", id=resource["id"], **changed)
             else:
                 if files is None:  # fingerprint matched, but the DataStore needs the rows again
-                    files = write_files(snapshot, table, Path(folder))
+                    files = write_files(snapshot, table, Path(folder), self.s.warehouse_url)
                     digest = files[CSV.key].sha256
                 resource = self.upload(package, resource, meta, files[CSV.key])
                 clock.lap("upload")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -371,7 +371,15 @@ class _XlsxWriter:
         return Download(XLSX, self.path, hashlib.sha256(data).hexdigest(), len(data))
 
 
-def write_files(conn: psycopg.Connection, table: Table, folder: Path) -> dict[str, Download]:
+# From this many rows on, the XLSX (openpyxl writes about 7,000 rows a second here) is written by a process
+# of its own while this one writes the other files: the publish of a large table waits for the slower of the
+# two, not for both.
+XLSX_APART_ROWS = 20_000
+
+
+def write_files(
+    conn: psycopg.Connection, table: Table, folder: Path, warehouse_url: str | None = None
+) -> dict[str, Download]:
     """Write every download file of the table (:func:`file_formats`) into ``folder``, reading its rows
     once; each by its format's key. Rows are in the order of all their columns, so the CSV's bytes
     depend on the content alone (the CSV's sha256 is the content hash of a publication).
@@ -379,6 +387,10 @@ def write_files(conn: psycopg.Connection, table: Table, folder: Path) -> dict[st
     The CSV is UTF-8 with a byte-order mark (Excel then shows Vietnamese diacritics) and a header of
     column names; NULL is an empty cell. Text that a spreadsheet would run as a formula starts with an
     apostrophe in the CSV and is quote-prefixed text in the XLSX; the JSON files hold the values as they are.
+
+    ``conn`` is in a REPEATABLE READ transaction (``publishers.ckan._snapshot``). With ``warehouse_url``, a
+    table of :data:`XLSX_APART_ROWS` rows or more has its XLSX written by a child process reading the
+    same snapshot of the warehouse (``python -m publishers.xlsx_apart``), at the same time as the rest.
     """
     conn.execute(STABLE_OUTPUT)
     formats = file_formats(table)
@@ -389,26 +401,80 @@ def write_files(conn: psycopg.Connection, table: Table, folder: Path) -> dict[st
     }
     if GEOJSON in formats:
         writers["geojson"] = _GeoJsonWriter(sinks["geojson"], table)
+    apart = None
     if XLSX in formats:
-        writers["xlsx"] = _XlsxWriter(folder / f"{table.name}.xlsx", table)
+        path = folder / f"{table.name}.xlsx"
+        if warehouse_url and table.rows >= XLSX_APART_ROWS:
+            apart = _XlsxApart(conn, warehouse_url, table, path)
+        else:
+            writers["xlsx"] = _XlsxWriter(path, table)
+    try:
+        for values, typed in typed_rows(conn, table):
+            for writer in writers.values():
+                writer.row(values, typed)
+    except BaseException:
+        if apart is not None:
+            apart.cancel()
+        raise
+    done: dict[str, Download] = {}
+    for fmt in formats:
+        if fmt is XLSX:
+            done[fmt.key] = apart.finish() if apart is not None else writers[fmt.key].finish()
+            continue
+        writer = writers[fmt.key]
+        if hasattr(writer, "finish"):
+            writer.finish()
+        done[fmt.key] = sinks[fmt.key].close(fmt)
+    return done
+
+
+def typed_rows(conn: psycopg.Connection, table: Table) -> Iterator[tuple[tuple[str | None, ...], list[Any]]]:
+    """The table's rows in :func:`rows_query`'s order: each as PostgreSQL's text and as Python values."""
     converters = [_typed(c) for c in table.columns]
     with conn.cursor(name="kho_publish_files") as cur:
         cur.itersize = 2_000
         cur.execute(rows_query(table))
         for values in cur:
-            typed = [None if v is None else conv(v) for conv, v in zip(converters, values, strict=True)]
-            for writer in writers.values():
-                writer.row(values, typed)
-    done: dict[str, Download] = {}
-    for fmt in formats:
-        writer = writers[fmt.key]
-        if fmt is XLSX:
-            done[fmt.key] = writer.finish()
-            continue
-        if hasattr(writer, "finish"):
-            writer.finish()
-        done[fmt.key] = sinks[fmt.key].close(fmt)
-    return done
+            yield values, [None if v is None else conv(v) for conv, v in zip(converters, values, strict=True)]
+
+
+def write_xlsx(conn: psycopg.Connection, table: Table, path: Path) -> Download:
+    """The XLSX alone (what the child process of :func:`write_files` does)."""
+    conn.execute(STABLE_OUTPUT)
+    writer = _XlsxWriter(path, table)
+    for values, typed in typed_rows(conn, table):
+        writer.row(values, typed)
+    return writer.finish()
+
+
+class _XlsxApart:
+    """The XLSX written by a child process from the snapshot ``conn``'s transaction exports: the same rows."""
+
+    def __init__(self, conn: psycopg.Connection, warehouse_url: str, table: Table, path: Path) -> None:
+        import os
+        import subprocess
+        import sys
+
+        (snapshot,) = conn.execute("select pg_export_snapshot()").fetchone()
+        self.path = path
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "publishers.xlsx_apart", snapshot, table.schema, table.name, str(path)],
+            env={**os.environ, "KHO_XLSX_WAREHOUSE_URL": warehouse_url},  # never on a command line
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def finish(self) -> Download:
+        _, err = self.process.communicate()
+        if self.process.returncode != 0:
+            raise RuntimeError(f"the XLSX file {self.path.name} was not written: {err.strip()[-2000:]}")
+        data = self.path.read_bytes()
+        return Download(XLSX, self.path, hashlib.sha256(data).hexdigest(), len(data))
+
+    def cancel(self) -> None:
+        self.process.kill()
+        self.process.communicate()
 
 
 # --- DataStore ------------------------------------------------------------------------------------

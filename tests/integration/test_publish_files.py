@@ -38,7 +38,10 @@ def expected_rows(mart) -> list[tuple]:
     return sorted(tuple(norm(v) for v in row) for row in mart.rows())
 
 
-def test_xlsx_and_json_hold_the_same_rows_with_size_and_checksum(ckan_site, mart):
+@pytest.mark.parametrize("apart", [False, True], ids=["xlsx-in-process", "xlsx-by-a-child-process"])
+def test_xlsx_and_json_hold_the_same_rows_with_size_and_checksum(ckan_site, mart, apart, monkeypatch):
+    # a large table's XLSX is written by a child process reading the same snapshot (publishers/xlsx_apart.py)
+    monkeypatch.setattr("publishers.table.XLSX_APART_ROWS", 0 if apart else 10**12)
     result = publish(mart.dataset, ckan_site.settings, manifest=mart.manifest)
 
     files = by_format(ckan_site, result.package_id)
