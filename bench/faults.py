@@ -651,7 +651,7 @@ class Publishing:
         self.dataset = real.model_copy(
             update={"id": f"fault_crop_{self.suffix}", "publish": Publish(model=self.table)}
         )
-        self.conn = psycopg.connect(base.warehouse_url, autocommit=True)
+        self._conn = psycopg.connect(base.warehouse_url, autocommit=True)
         self.conn.execute("create schema if not exists marts")
         self.conn.execute(sql.SQL("create table {} ({})").format(self.ident, sql.SQL(COLUMNS)))
         self.manifest = write_manifest(folder / "manifest.json", self.table)
@@ -663,6 +663,18 @@ class Publishing:
         # datastore_upsert batches of 500 records, so that a fault can hit one of several
         self.chunk, ckan.CHUNK_SIZE = ckan.CHUNK_SIZE, UPSERT_BATCH
         self.refill()
+
+    @property
+    def conn(self) -> psycopg.Connection:
+        """The warehouse, connected again after a PostgreSQL restart (the landing faults restart it)."""
+        if self._conn.closed or self._conn.broken:
+            self._conn = psycopg.connect(self.s.warehouse_url, autocommit=True)
+        else:
+            try:
+                self._conn.execute("select 1")
+            except psycopg.OperationalError:
+                self._conn = psycopg.connect(self.s.warehouse_url, autocommit=True)
+        return self._conn
 
     def refill(self) -> None:
         """New figures for every row (each fault publishes a change)."""
@@ -827,7 +839,7 @@ class Publishing:
             pass
         self.conn.execute(sql.SQL("drop table if exists {}").format(self.ident))
         self.conn.execute("delete from kho_meta.publications where dataset = %s", [self.dataset.id])
-        self.conn.close()
+        self._conn.close()
 
 
 # --- the campaign --------------------------------------------------------------------------------------
