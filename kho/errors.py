@@ -46,5 +46,10 @@ class DeliveryError(KhoError):
         super().__init__(str(problem))
 
 
+class ArchiveError(KhoError):
+    """A delivery could not be archived (the archive's disk full, say): nothing of it landed, and the file
+    stays where it was delivered, to be landed once the archive has room."""
+
+
 class QualityGateError(KhoError):
     """A critical expectation failed, so the dataset must not be published."""

@@ -690,9 +690,18 @@ class _Publisher:
             conn = self.shared.datastore_conn()
             _copy_into_datastore(conn, snapshot, table, resource_id, self.clock)
         else:
+            loaded = 0
             for batch in record_batches(snapshot, table, CHUNK_SIZE):
+                # An attempt whose answer was lost may have inserted the batch: the retry asks the
+                # DataStore first, or it would insert the rows twice (seen in bench/faults.py).
+                loaded += len(batch)
                 self.portal.write(
-                    "datastore_upsert", resource_id=resource_id, force=True, method="insert", records=batch
+                    "datastore_upsert",
+                    recover=lambda rows=loaded: self._holds(resource_id, rows),
+                    resource_id=resource_id,
+                    force=True,
+                    method="insert",
+                    records=batch,
                 )
         _checkpoint("datastore_commit")
         stored_now = self.datastore_state({"id": resource_id})
@@ -701,6 +710,11 @@ class _Publisher:
                 f"{self.ds.id}: the DataStore holds {stored_now.rows if stored_now else 'no'} rows "
                 f"after loading {table.rows}; the next publish loads them again"
             )
+
+    def _holds(self, resource_id: str, rows: int) -> bool | None:
+        """True if the DataStore table holds ``rows`` rows already (an earlier attempt's batch went in)."""
+        stored = self.datastore_state({"id": resource_id})
+        return True if stored is not None and stored.rows == rows else None
 
     def ensure_preview(self, resource: dict[str, Any]) -> None:
         """The DataStore table view (datatables_view) on the resource page.

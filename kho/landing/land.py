@@ -11,6 +11,7 @@ bad rows (the first :data:`MAX_REFUSAL_ROWS`) are kept in ``kho_meta.refusal_rea
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import json
 import logging
@@ -20,7 +21,8 @@ import stat
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +32,7 @@ import psycopg
 from psycopg import sql
 
 from kho.catalog import Dataset, catalog
-from kho.errors import DeliveryError, Plain, Problem
+from kho.errors import ArchiveError, DeliveryError, KhoError, Plain, Problem
 from kho.landing import bulk
 from kho.landing.areas import check_name, dataset_scope
 from kho.landing.readers import Record, reader_for
@@ -177,6 +179,45 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+TAKING = ".taking-"  # a copy being archived: .taking-XXXX.part, renamed to its sha256 when whole
+
+
+def _sweep_abandoned(folder: Path) -> None:
+    """Remove the partial copies that a killed landing left in the archive folder (a SIGKILL while it was
+    archiving): they hold part of a delivery, personal data maybe, and nothing else would ever remove them.
+    A copy still being written is locked by its writer and left alone."""
+    with _folder_lock(folder, fcntl.LOCK_EX):
+        for name in os.listdir(folder):
+            if not (name.startswith(TAKING) and name.endswith(".part")):
+                continue
+            try:
+                fd = os.open(folder / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # being written now
+            else:
+                (folder / name).unlink(missing_ok=True)
+                log.warning(
+                    "%s: removed a partial archive copy left by an interrupted landing", folder / name
+                )
+            finally:
+                os.close(fd)
+
+
+@contextmanager
+def _folder_lock(folder: Path, how: int) -> Iterator[None]:
+    """An flock on the folder itself: shared by those making a copy in it, exclusive for a sweep."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, how)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def take(path: Path, dataset: str, s: Settings) -> Taken:
     """Copy the delivery into the archive under its sha256 and make the copy durable; what was taken.
 
@@ -188,7 +229,12 @@ def take(path: Path, dataset: str, s: Settings) -> Taken:
     try:
         root = _private_dir(s.archive_dir)
         folder = _private_dir(root / dataset)
-        tmp_fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".taking-", suffix=".part")  # mode 600
+        _sweep_abandoned(folder)
+        with _folder_lock(folder, fcntl.LOCK_SH):  # no sweep between making the copy and locking it
+            tmp_fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=TAKING, suffix=".part")  # mode 600
+            # Locked while it is being written: a copy whose lock is free was abandoned (its process was
+            # killed) and the next take removes it (_sweep_abandoned).
+            fcntl.flock(tmp_fd, fcntl.LOCK_EX)
         tmp = Path(tmp_name)
         try:
             digest = hashlib.sha256()
@@ -198,23 +244,40 @@ def take(path: Path, dataset: str, s: Settings) -> Taken:
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            sha = digest.hexdigest()
-            shelf = _private_dir(folder / sha[:2])
-            target = shelf / f"{sha}{path.suffix.lower()[:10]}"
-            if target.exists():
-                tmp.unlink()
-                os.chmod(target, 0o600)
-            else:
-                tmp.replace(target)
-                _fsync_dir(shelf)
+                sha = digest.hexdigest()
+                shelf = _private_dir(folder / sha[:2])
+                target = shelf / f"{sha}{path.suffix.lower()[:10]}"
+                if target.exists():
+                    tmp.unlink()
+                    os.chmod(target, 0o600)
+                else:
+                    tmp.replace(target)
+                    _fsync_dir(shelf)
             _fsync_dir(folder)
             _fsync_dir(root)
-        except BaseException:
+        except BaseException as exc:
             tmp.unlink(missing_ok=True)
+            if isinstance(exc, OSError) and exc.errno in FULL:
+                raise _archive_full(dataset, path, opened.st_size, folder, exc) from None
             raise
+    except OSError as exc:  # the archive's folders could not even be made
+        if exc.errno not in FULL:
+            raise
+        raise _archive_full(dataset, path, opened.st_size, s.archive_dir, exc) from None
     finally:
         os.close(fd)
     return Taken(sha, target, opened.st_dev, opened.st_ino, opened.st_size, opened.st_mtime_ns)
+
+
+FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _archive_full(dataset: str, path: Path, size: int, folder: Path, exc: OSError) -> ArchiveError:
+    return ArchiveError(
+        f"{dataset}: {safe_file_name(path.name)}: the archive has no room for it ({folder}: {exc.strerror}; "
+        f"the delivery is {size:,} bytes); nothing of it landed and the file was left where it was: "
+        "free space in the archive, then land it again"
+    )
 
 
 def archive(path: Path, dataset: str, s: Settings) -> tuple[str, Path]:
@@ -849,7 +912,13 @@ def _land_waiting(dataset_id: str, path: Path, s: Settings) -> LoadReport:
 
 def _failed(dataset_id: str, name: str, exc: Exception) -> LoadReport:
     first = (str(exc).strip().splitlines() or [""])[0]
-    error = f"not landed now ({type(exc).__name__}: {first}); left in the inbox, tried again next run"
+    if isinstance(exc, KhoError):  # says what happened already, dataset and file first
+        what = first.removeprefix(f"{dataset_id}: {name}: ")
+    elif isinstance(exc, psycopg.OperationalError):
+        what = f"the warehouse database did not answer: {first}"
+    else:
+        what = f"{type(exc).__name__}: {first}"
+    error = f"not landed now ({what}); left in the inbox, tried again next run"
     log.warning("%s: %s: %s", dataset_id, name, error)
     return LoadReport(dataset_id, name, "", "failed", error=error)
 

@@ -1,23 +1,20 @@
 """The publisher when CKAN is down, answers 5xx, or loses an answer: retries with backoff, then a clear
 failure; the next run converges, and no retry ever makes a second dataset or resource.
 
-CKAN's failures are played by a small HTTP proxy in front of the real portal that answers 503, or
+CKAN's failures are played by a small HTTP proxy in front of the real portal (``bench.faults.FaultyProxy``) that answers 503, or
 forwards a request and then answers 502 as if the connection broke after CKAN did the work.
 """
 
 from __future__ import annotations
 
-import http.client
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
 
 import pytest
 from ckanapi import RemoteCKAN
 
+from bench.faults import FaultyProxy, Plan
 from kho.catalog import Catalog, catalog
 from publishers.ckan import publish
 from publishers.errors import PublishError
@@ -32,67 +29,6 @@ pytest_plugins = ["tests.integration.conftest_ckan"]
 pytestmark = pytest.mark.e2e
 
 FAST = Retry(attempts=4, backoff_s=0.05, max_wait_s=0.5)
-
-# (request number from 1, action) -> what the proxy does: "forward", "503", or "lose" (forward, then 502)
-Plan = Callable[[int, str], str]
-
-
-class FaultyProxy:
-    """An HTTP proxy to CKAN that fails requests as its plan says; it records every action it saw."""
-
-    def __init__(self, target: str, plan: Plan):
-        self.target = urlsplit(target)
-        self.plan = plan
-        self.seen: list[tuple[str, str]] = []  # (action, what was done)
-        self.lock = threading.Lock()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                self.relay()
-
-            def do_POST(self) -> None:  # noqa: N802
-                self.relay()
-
-            def relay(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                action = self.path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
-                with proxy.lock:
-                    number = len(proxy.seen) + 1
-                    todo = proxy.plan(number, action)
-                    proxy.seen.append((action, todo))
-                if todo == "503":
-                    return self.answer(503, b"Service Unavailable", "text/plain")
-                status, content_type, data = proxy.forward(self.command, self.path, self.headers, body)
-                if todo == "lose":
-                    return self.answer(502, b"Bad Gateway", "text/plain")
-                self.answer(status, data, content_type)
-
-            def answer(self, status: int, data: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def forward(self, method: str, path: str, headers, body: bytes) -> tuple[int, str, bytes]:
-        conn = http.client.HTTPConnection(self.target.hostname, self.target.port, timeout=120)
-        keep = {k: v for k, v in headers.items() if k.lower() not in ("host", "connection")}
-        conn.request(method, path, body=body, headers=keep)
-        response = conn.getresponse()
-        data = response.read()
-        conn.close()
-        return response.status, response.getheader("Content-Type", "application/json"), data
-
-    def actions(self, todo: str | None = None) -> list[str]:
-        return [a for a, t in self.seen if todo is None or t == todo]
 
 
 @pytest.fixture
