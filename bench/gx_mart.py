@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import time
 from pathlib import Path
 
@@ -76,7 +77,17 @@ select
     count(*) filter (
         where crop = 'peanuts' and (yield_t_per_ha < 1 or yield_t_per_ha > 4.5)
     ) as peanuts_yield,
-    count(*) filter (where crop = 'tea' and (yield_t_per_ha < 2 or yield_t_per_ha > 16)) as tea_yield
+    count(*) filter (where crop = 'tea' and (yield_t_per_ha < 2 or yield_t_per_ha > 16)) as tea_yield,
+    (
+        select count(*)
+        from marts.fct_crop_production_commune as c
+        inner join marts.fct_crop_production_commune as o
+            on
+                o.year = c.year and o.season = c.season and o.crop = c.crop
+                and o.commune_unit_id <> c.commune_unit_id
+                and o.planted_area_ha = c.planted_area_ha and o.production_t = c.production_t
+        where c.planted_area_ha > 0
+    ) as copied_row
 from marts.fct_crop_production_commune
 """
 
@@ -248,7 +259,11 @@ def sql_findings(counts: dict[str, int], entries) -> list[tuple[str, str | None,
     found = []
     for entry, name in zip(entries[1:], names, strict=True):  # entries[0] is the row count, min 1
         if counts[name]:
-            column = entry.kwargs.get("column") or ", ".join(entry.kwargs.get("column_list", []))
+            column = (
+                entry.kwargs.get("column")
+                or ", ".join(entry.kwargs.get("column_list", []))
+                or entry.kwargs.get("description")  # a cross-row rule is named by its description
+            )
             found.append((entry.expectation, column, counts[name]))
     if counts["row_count"] < 1:
         found.append((entries[0].expectation, None, counts["row_count"]))
@@ -256,10 +271,15 @@ def sql_findings(counts: dict[str, int], entries) -> list[tuple[str, str | None,
 
 
 def gx_findings(result) -> list[tuple[str, str | None, int]]:
-    return sorted(
-        (f.expectation, f.column, f.unexpected_count if f.unexpected_count is not None else -1)
-        for f in result.critical_failures + result.warnings
-    )
+    return sorted((f.expectation, f.column, _count(f)) for f in result.critical_failures + result.warnings)
+
+
+def _count(finding) -> int:
+    """Rows breaking the expectation: GX's unexpected count, or a cross-row rule's observed rows."""
+    if finding.unexpected_count is not None:
+        return finding.unexpected_count
+    observed = re.fullmatch(r"observed ([0-9,]+)", finding.observed)
+    return int(observed[1].replace(",", "")) if observed else -1
 
 
 def run(opts: argparse.Namespace, workdir: Path) -> dict:
