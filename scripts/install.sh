@@ -22,7 +22,8 @@ for env in main dbt ckan; do
     rm -rf "$venv"
     "$uv" venv --quiet --python python3 "$venv"
     # Bytecode compiled once here, or every Airflow task process pays seconds compiling GX and dbt.
-    VIRTUAL_ENV="$venv" "$uv" pip sync --quiet --compile-bytecode "$lock"
+    # --require-hashes: only the files whose sha256 the lock file names are installed (scripts/lock.sh)
+    VIRTUAL_ENV="$venv" "$uv" pip sync --quiet --require-hashes --compile-bytecode "$lock"
     echo "$want" > "$venv/.lock.sha256"
   fi
 done
