@@ -167,6 +167,8 @@ def figure(part: dict | None) -> str:
     if part.get("skipped"):
         return f"skipped: {part['skipped']}"
     value = part["value"]
+    if isinstance(value, dict):  # min / median / max of the measurements within one run (benchmark 11)
+        return f"{part['label']}: {_mmm(value)} {part['unit']} (min / median / max)"
     text = f"{value:,.0f}" if isinstance(value, int | float) and abs(value) >= 100 else f"{value:,.3g}"
     return f"{part['label']}: {text} {part['unit']}"
 
