@@ -7,7 +7,8 @@ Each catalog size runs in a child with a Kho stack of its own (``kho up`` with A
 LocalExecutor), in a scratch home on its own ports (``--stack-port-base``, default ``KHO_PORT_BASE`` +
 200), brought down at the end. The 50-dataset catalog is the repository's plus 41 copies of the heritage
 register (shared, never published; their inboxes watched, their DAGs parsed and scheduled, nothing
-delivered to them). The delivery is the culture department's heritage list (every delivery is the whole
+delivered to them; a copy of the dbt project of its own, since Kho writes the dbt files the catalog
+decides). The delivery is the culture department's heritage list (every delivery is the whole
 list): ``--freshness-rows`` elements, each run a new edition. Times come from Airflow's task instances.
 """
 
@@ -72,6 +73,23 @@ def catalog_of_50(workdir: Path) -> Path:
     return target
 
 
+def mirror_repository(target: Path) -> Path:
+    """The repository as links, with a copy of its dbt project (without what dbt wrote): Kho writes the dbt
+    files a catalog decides into the project, so a stack with another catalog gets a project of its own."""
+    shutil.rmtree(target, ignore_errors=True)
+    (target / ".kho").mkdir(parents=True)
+    for entry in common.REPO.iterdir():
+        if entry.name not in ("dbt_project", ".kho", ".git"):
+            (target / entry.name).symlink_to(entry)
+    for entry in ("venvs", "assets"):
+        if (common.REPO / ".kho" / entry).exists():
+            (target / ".kho" / entry).symlink_to(common.REPO / ".kho" / entry)
+    shutil.copytree(
+        common.REPO / "dbt_project", target / "dbt_project", ignore=shutil.ignore_patterns("target", "logs")
+    )
+    return target
+
+
 def run(opts: argparse.Namespace, workdir: Path) -> dict:
     if os.environ.get("KHO_POSTGRES_URL"):
         return {
@@ -91,6 +109,8 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
             "KHO_PORT_BASE": str(port),
             "KHO_CATALOG_DIR": str(catalog_dir),
         }
+        if size != 9:  # dbt's generated files follow the catalog: a copy of the project, not the repository's
+            env["KHO_REPO"] = str(mirror_repository(workdir / f"repo{size}"))
         args = [
             "freshness",
             "--rows",
