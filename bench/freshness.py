@@ -22,6 +22,7 @@ import statistics
 from pathlib import Path
 
 from bench import common
+from demo.mirror import mirror_repository
 
 NUMBER = 11
 TARGET_S = 60.0
@@ -73,23 +74,6 @@ def catalog_of_50(workdir: Path) -> Path:
     return target
 
 
-def mirror_repository(target: Path) -> Path:
-    """The repository as links, with a copy of its dbt project (without what dbt wrote): Kho writes the dbt
-    files a catalog decides into the project, so a stack with another catalog gets a project of its own."""
-    shutil.rmtree(target, ignore_errors=True)
-    (target / ".kho").mkdir(parents=True)
-    for entry in common.REPO.iterdir():
-        if entry.name not in ("dbt_project", ".kho", ".git"):
-            (target / entry.name).symlink_to(entry)
-    for entry in ("venvs", "assets"):
-        if (common.REPO / ".kho" / entry).exists():
-            (target / ".kho" / entry).symlink_to(common.REPO / ".kho" / entry)
-    shutil.copytree(
-        common.REPO / "dbt_project", target / "dbt_project", ignore=shutil.ignore_patterns("target", "logs")
-    )
-    return target
-
-
 def run(opts: argparse.Namespace, workdir: Path) -> dict:
     if os.environ.get("KHO_POSTGRES_URL"):
         return {
@@ -110,7 +94,7 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
             "KHO_CATALOG_DIR": str(catalog_dir),
         }
         if size != 9:  # dbt's generated files follow the catalog: a copy of the project, not the repository's
-            env["KHO_REPO"] = str(mirror_repository(workdir / f"repo{size}"))
+            env["KHO_REPO"] = str(mirror_repository(workdir / f"repo{size}"))  # demo/mirror.py
         args = [
             "freshness",
             "--rows",

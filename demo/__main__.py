@@ -1,8 +1,9 @@
-"""``python -m demo [up|run|down]``: Kho's services with the demo's stand-ins for the agencies.
+"""``python -m demo [up|run|down|mirror TARGET]``: Kho's services with the demo's stand-ins for the agencies.
 
 ``up`` starts Kho (``kho up``) and the stand-ins, and writes where they are into ``services.env``;
 ``run`` (what ``make demo`` does) also drops the sample deliveries into the inboxes, runs the pipeline
-through Airflow and prints the summary; ``down`` stops everything (``kho down``).
+through Airflow and prints the summary; ``down`` stops everything (``kho down``); ``mirror TARGET`` makes
+TARGET a copy of the repository for a second stack to run from (``demo/mirror.py``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,13 @@ def run(s: Settings) -> bool:
 def main(argv: list[str]) -> int:
     keep_private()  # as the `kho` command does: files 600, folders 700
     command = argv[0] if argv else "run"
+    if command == "mirror" and len(argv) == 2:
+        from pathlib import Path
+
+        from demo.mirror import mirror_repository
+
+        mirror_repository(Path(argv[1]))
+        return 0
     s = settings()
     try:
         if command == "up":
@@ -66,7 +74,7 @@ def main(argv: list[str]) -> int:
             stopped = stack.down(s)
             out.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
         else:
-            out.print(f"usage: python -m demo [up|run|down] (not {command!r})")
+            out.print(f"usage: python -m demo [up|run|down|mirror TARGET] (not {command!r})")
             return 2
     except KhoError as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)

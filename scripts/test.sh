@@ -15,20 +15,6 @@ base="${TEST_PORT_BASE:-26300}"
 main_env=(KHO_HOME="$repo/.kho/test" KHO_PORT_BASE="$base")
 e2e_env=(KHO_HOME="$repo/.kho/test-e2e" KHO_PORT_BASE="$((base + 100))" KHO_REPO="$repo/.kho/test-e2e-repo")
 
-mirror() {  # the repository as links; dbt_project a copy, without what dbt wrote
-  local to="$repo/.kho/test-e2e-repo"
-  rm -rf "$to" && mkdir -p "$to/dbt_project" "$to/.kho"
-  for entry in "$repo"/* "$repo"/.kho/venvs "$repo"/.kho/assets; do
-    [ -e "$entry" ] || continue
-    case "$(basename "$entry")" in dbt_project) continue ;; esac
-    if [ "$(dirname "$entry")" = "$repo/.kho" ]; then ln -s "$entry" "$to/.kho/"; else ln -s "$entry" "$to/"; fi
-  done
-  for entry in "$repo"/dbt_project/*; do
-    case "$(basename "$entry")" in target | logs) continue ;; esac
-    cp -r "$entry" "$to/dbt_project/"
-  done
-}
-
 # Integration tests that need no sample warehouse and take long, run after tests/e2e on its services: the two
 # runs then take about as long as each other.
 second=(tests/integration/test_supervised.py tests/integration/test_portal_load.py tests/integration/test_compose_init.py)
@@ -42,7 +28,7 @@ if [ -n "${PYTEST_ARGS:-}" ]; then
   exit $status
 fi
 
-mirror
+"$py" -m demo mirror "$repo/.kho/test-e2e-repo" || exit 1  # demo/mirror.py
 e2e_log="$repo/.kho/test-e2e.log"
 (
   env "${e2e_env[@]}" "$py" -m demo up --no-airflow >"$e2e_log" 2>&1 &&
