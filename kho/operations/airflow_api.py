@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from kho.errors import KhoError
@@ -117,12 +118,20 @@ class Airflow:
     def pause(self, dag_id: str, paused: bool = True) -> None:
         self._call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": paused})
 
-    def wait(self, dag_id: str, run_id: str, timeout: float = 1800.0, poll: float = 1.0) -> dict:
-        """Follow a run until it ends; the run (state ``success`` or ``failed``)."""
+    def wait(
+        self,
+        dag_id: str,
+        run_id: str,
+        timeout: float = 1800.0,
+        poll: float = 1.0,
+        until: Callable[[dict], bool] | None = None,
+    ) -> dict:
+        """Follow a run until it ends (state ``success`` or ``failed``), or until ``until(run)`` is true of
+        the run still going; the run."""
         deadline = time.monotonic() + timeout
         while True:
             run = self.run(dag_id, run_id)
-            if run["state"] in TERMINAL:
+            if run["state"] in TERMINAL or (until is not None and until(run)):
                 return run
             if time.monotonic() > deadline:
                 raise AirflowApiError(f"{dag_id} run {run_id} still {run['state']} after {timeout:.0f} s")

@@ -15,8 +15,6 @@ from kho.settings import Settings, settings
 
 WAREHOUSE = "warehouse"
 ACTIVE = {"queued", "running"}
-TERMINAL = {"success", "failed"}
-FOLLOW_TIMEOUT_S = 1800.0  # a run still going after this is reported as an error
 
 
 def _runs(dag_id: str, s: Settings, limit: int = 1) -> list[dict]:
@@ -66,27 +64,24 @@ def _follow(
 ) -> tuple[bool, dict]:
     """Follow a run until it ends, or until it waits for a person (a data steward's approval: a task
     awaiting input), which is no failure: the run goes on once the steward answers in Airflow's UI."""
-    deadline = time.monotonic() + FOLLOW_TIMEOUT_S
-    while True:
-        run = api.run(dag_id, run_id)
-        if run["state"] in TERMINAL:
-            break
+    for_a_person: list[str] = []  # why the run stopped being followed
+
+    def waits_for_a_person(run: dict) -> bool:
         tasks = api.tasks(dag_id, run_id)
         waiting = sorted(t for t, state in tasks.items() if state == "awaiting_input")
         if waiting:
-            echo(
-                f"  {dag_id}: waiting for a data steward's approval ({', '.join(waiting)}): "
-                f"Airflow UI {s.airflow_api_url}/dags/{dag_id}/runs/{run_id}/tasks/{waiting[0]}/required_actions"
+            for_a_person.append(
+                f"waiting for a data steward's approval ({', '.join(waiting)}): Airflow UI "
+                f"{s.airflow_api_url}/dags/{dag_id}/runs/{run_id}/tasks/{waiting[0]}/required_actions"
             )
-            return True, tasks
-        if run["state"] == "queued" and _behind_a_waiting_run(api, dag_id, run_id):
-            echo(f"  {dag_id}: queued behind a run waiting for a data steward's approval (`kho status`)")
-            return True, tasks
-        if time.monotonic() > deadline:
-            raise AirflowApiError(
-                f"{dag_id} run {run_id} still {run['state']} after {FOLLOW_TIMEOUT_S:.0f} s"
-            )
-        time.sleep(1.5)
+        elif run["state"] == "queued" and _behind_a_waiting_run(api, dag_id, run_id):
+            for_a_person.append("queued behind a run waiting for a data steward's approval (`kho status`)")
+        return bool(for_a_person)
+
+    run = api.wait(dag_id, run_id, poll=1.5, until=waits_for_a_person)
+    if for_a_person:
+        echo(f"  {dag_id}: {for_a_person[0]}")
+        return True, api.tasks(dag_id, run_id)
     tasks = api.tasks(dag_id, run_id)
     failed = sorted(t for t, state in tasks.items() if state in ("failed", "upstream_failed"))
     ok = run["state"] == "success"
