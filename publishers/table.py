@@ -367,8 +367,13 @@ class _XlsxWriter:
 
     def finish(self) -> Download:
         self.book.save(self.path)
-        data = self.path.read_bytes()
-        return Download(XLSX, self.path, hashlib.sha256(data).hexdigest(), len(data))
+        return _xlsx_download(self.path)
+
+
+def _xlsx_download(path: Path) -> Download:
+    """The XLSX file written (openpyxl saves it whole at the end): its checksum and size."""
+    data = path.read_bytes()
+    return Download(XLSX, path, hashlib.sha256(data).hexdigest(), len(data))
 
 
 # From this many rows on, the XLSX (openpyxl writes about 7,000 rows a second here) is written by a process
@@ -469,8 +474,7 @@ class _XlsxApart:
         _, err = self.process.communicate()
         if self.process.returncode != 0:
             raise RuntimeError(f"the XLSX file {self.path.name} was not written: {err.strip()[-2000:]}")
-        data = self.path.read_bytes()
-        return Download(XLSX, self.path, hashlib.sha256(data).hexdigest(), len(data))
+        return _xlsx_download(self.path)
 
     def cancel(self) -> None:
         self.process.kill()
