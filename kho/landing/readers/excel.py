@@ -10,6 +10,7 @@ import posixpath
 import re
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
@@ -147,8 +148,9 @@ class Workbook:
     scans: dict[str, SheetScan]  # sheet name -> formulas and broken cells
 
 
-def vet_xlsx(path: Path, dataset: str, file: str) -> Workbook:
-    """Check the zip before anyone inflates it, then inflate it once, noting the worksheets' odd cells."""
+def vet_xlsx(path: Path, dataset: str, file: str, *, scan: bool = True) -> Workbook:
+    """Check the zip before anyone inflates it, then inflate it once, noting the worksheets' odd cells
+    (with ``scan``; else :func:`scan_sheets` does that later, while calamine reads the sheets)."""
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
@@ -187,14 +189,29 @@ def vet_xlsx(path: Path, dataset: str, file: str) -> Workbook:
         scans = {name: SheetScan() for name in scan_parts.values()}
         total = 0
         for info in infos:
-            scan = scans.get(scan_parts.get(info.filename, ""))
+            sheet_scan = scans.get(scan_parts.get(info.filename, "")) if scan else None
             try:
-                total = _inflate(zf, info, total, scan, dataset, file)
+                total = _inflate(zf, info, total, sheet_scan, dataset, file)
             except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as exc:
                 raise refuse(
                     dataset, file, f"a damaged part {info.filename!r} ({exc})", "a complete .xlsx file"
                 ) from None
     return Workbook(sheet_parts, date1904, scans)
+
+
+def scan_sheets(path: Path, workbook: Workbook, dataset: str, file: str) -> None:
+    """Note the formula and error cells of the worksheets of a workbook vetted without ``scan``."""
+    if not workbook.scans:  # an .xls, or no worksheet found in the zip
+        return
+    with zipfile.ZipFile(path) as zf:
+        for name, scan in workbook.scans.items():
+            info = zf.getinfo(workbook.sheet_parts[name])
+            try:
+                _inflate(zf, info, 0, scan, dataset, file)
+            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as exc:
+                raise refuse(
+                    dataset, file, f"a damaged part {info.filename!r} ({exc})", "a complete .xlsx file"
+                ) from None
 
 
 def _size_text(size: int) -> str:
@@ -352,8 +369,27 @@ def read(dataset: Dataset, path: Path, file_name: str) -> Iterator[Record]:
     ds = dataset.id
     kind = identify(path, ds, file_name)
     tables = TableReader(dataset)
-    vetted = vet_xlsx(path, ds, file_name) if kind == "xlsx" else Workbook({}, False, {})
-    wb = _open(path, ds, file_name)
+    vetted = vet_xlsx(path, ds, file_name, scan=False) if kind == "xlsx" else Workbook({}, False, {})
+    # The sizes are known to be safe: calamine parses (without Python's lock) while the worksheets are
+    # scanned for formulas and error cells; the scan's refusal comes first, as if it had run before.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scanning = pool.submit(scan_sheets, path, vetted, ds, file_name)
+        yield from _read_sheets(path, dataset, file_name, tables, vetted, scanning)
+    if tables.delivered == 0:
+        raise DeliveryError(
+            Problem(ds, file_name, None, None, "at least one data row after the header", Plain("none"))
+        )
+
+
+def _read_sheets(
+    path: Path, dataset: Dataset, file_name: str, tables: TableReader, vetted: Workbook, scanning: Future
+) -> Iterator[Record]:
+    ds = dataset.id
+    try:
+        wb = _open(path, ds, file_name)
+    except DeliveryError:
+        scanning.result()
+        raise
     with wb:
         names = choose_sheets(wb, dataset, file_name)
         epoch = EXCEL_1904_EPOCH if vetted.date1904 else EXCEL_EPOCH
@@ -362,7 +398,9 @@ def read(dataset: Dataset, path: Path, file_name: str) -> Iterator[Record]:
             try:
                 sheet = wb.get_sheet_by_name(name)
             except Exception as exc:
+                scanning.result()
                 raise refuse(ds, where, f"an unreadable sheet ({type(exc).__name__}: {exc})") from None
+            scanning.result()
             if sheet.start is None:
                 if len(names) == 1:
                     raise refuse(ds, where, "an empty sheet", "a header row and data rows")
@@ -378,10 +416,6 @@ def read(dataset: Dataset, path: Path, file_name: str) -> Iterator[Record]:
                 )
             yield from tables.read(_table(sheet, where, scan, epoch, name if dataset.source.sheets else None))
         yield from tables.finish()
-    if tables.delivered == 0:
-        raise DeliveryError(
-            Problem(ds, file_name, None, None, "at least one data row after the header", Plain("none"))
-        )
 
 
 def _table(sheet, where: str, scan: SheetScan, epoch, name: str | None) -> Sheet:
@@ -405,6 +439,10 @@ def _table(sheet, where: str, scan: SheetScan, epoch, name: str | None) -> Sheet
 def _filled_down(sheet, merges: list[tuple[tuple[int, int], tuple[int, int]]]) -> Iterator[Row]:
     """Rows, with a cell merged down over several rows ("Huyện A" beside each of its communes) repeated
     in every row it spans, as a reader of the sheet sees it. Merges across columns are not repeated."""
+    if not merges:
+        for line, cells in enumerate(sheet.iter_rows(), 1):
+            yield Row(line, cells)
+        return
     last = sheet.end[0] + 1
     tops: dict[int, list[int]] = {}  # line -> positions whose value fills the rows below
     below: dict[int, list[tuple[int, int]]] = {}  # line -> [(position, line of the value)]

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
-@dataclass
+@dataclass(slots=True)
 class Issue:
     """A value that does not fit its column."""
 
@@ -15,7 +15,7 @@ class Issue:
     found: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     source_row: int
     # The fields as delivered, or a function making them: most rows land and never need them.

@@ -28,10 +28,13 @@ from kho.landing.values import (
     clean_text,
     convert_text,
     convert_typed,
+    number_from_excel,
 )
 
 HEADER_SEARCH_ROWS = 20
 PENDING_LIMIT = 10_000
+CLEANED_LIMIT = 100_000  # distinct texts remembered per file before starting over
+NUMBERS = ("numeric", "integer")
 FOOTNOTE = re.compile(r"^(ghi chú|chú thích|chú giải|nguồn|source|note|\*|\(\*)", re.IGNORECASE)
 ORDINAL = re.compile(r"^(?:[IVXLC]+|[A-Z])[.)]?$")  # I, II., A) -- not 1, 2 (row numbers)
 HEADING = re.compile(r"^(?:[IVXLC]+|[A-Z])[.)]\s")
@@ -136,9 +139,12 @@ class Header:
     names: list[str]  # per position, as delivered (joined over header rows)
     columns: dict[int, Column]  # position -> catalog column
     plain: bool = field(init=False)  # every position named, each name once: raw values are a plain zip
+    # (position, column, column name, column type) per catalog column: what each row's loop reads
+    plan: list[tuple[int, Column, str, str]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.plain = all(self.names) and len(set(self.names)) == len(self.names)
+        self.plan = [(pos, col, col.name, col.type) for pos, col in self.columns.items()]
 
 
 @dataclass
@@ -329,6 +335,14 @@ class TableReader:
         self.pending: deque[tuple[Record, list[tuple[str, Column, Cell, str]]]] = deque()
         self.delivered = 0
         self._learned = 0
+        self._cleaned: dict[str, str] = {}  # clean_text's answers: registers repeat most of their values
+
+    def _clean(self, text: str) -> str:
+        cleaned = clean_text(text)
+        if len(self._cleaned) >= CLEANED_LIMIT:
+            self._cleaned.clear()
+        self._cleaned[text] = cleaned
+        return cleaned
 
     def read(self, sheet: Sheet) -> Iterator[Record]:
         """Yield the records of one table (held-back ones may come later, or from :meth:`finish`)."""
@@ -342,15 +356,16 @@ class TableReader:
         named = [p for p, n in enumerate(header.names) if n]
         section: str | None = None
         under_header = True
+        known, clean = self._cleaned.get, self._clean
         for row in _chain(head[first:], sheet.rows):
             cells = row.cells
             # Text cleaned; a typed workbook cell (number, date) stays as it is, always a value, and is
             # turned into text only where text is needed (messages, quarantine, the checks below).
             if sheet.text_only:
-                values = [clean_text(t) if t else t for t in cells]
+                values = [(known(t) or clean(t)) if t else t for t in cells]
                 filled = [p for p, v in enumerate(values) if v]
             else:
-                values = [(clean_text(c) if c else c) if c.__class__ is str else c for c in cells]
+                values = [c if c.__class__ is not str or not c else (known(c) or clean(c)) for c in cells]
                 filled = [p for p, v in enumerate(values) if v or v.__class__ is not str]
             if not filled:
                 continue
@@ -373,7 +388,8 @@ class TableReader:
             record = self._record(row, values, header, sheet, section)
             if record is not None:
                 yield record
-            yield from self._release()
+            if self.pending or len(self.decimals.columns) != self._learned:
+                yield from self._release()
 
     def finish(self) -> Iterator[Record]:
         """Records still held back at the end of the file: an ambiguous number left is an issue."""
@@ -394,9 +410,10 @@ class TableReader:
             return record
         landed: dict[str, object] = {}
         unsure: list[tuple[str, Column, Cell, str]] = []
-        for pos, column in header.columns.items():
-            if pos >= len(cells):
-                landed[column.name] = None
+        count, decimals, epoch = len(cells), self.decimals, sheet.epoch
+        for pos, column, name, kind in header.plan:
+            if pos >= count:
+                landed[name] = None
                 continue
             cell = cells[pos]
             if broken and (row.line, pos) in broken:
@@ -405,9 +422,17 @@ class TableReader:
                 continue
             try:
                 if cell.__class__ is str:
-                    landed[column.name] = convert_text(values[pos], column, self.decimals, sheet.epoch)
+                    value = values[pos]
+                    if kind == "text":  # convert_text's first two cases, the most common, inline
+                        landed[name] = None if value in MISSING else value
+                    else:
+                        landed[name] = convert_text(value, column, decimals, epoch)
+                elif cell.__class__ is float and kind in NUMBERS:
+                    landed[name] = number_from_excel(cell, integer=kind == "integer")
+                elif cell.__class__ is dt.date and kind == "date":
+                    landed[name] = cell
                 else:
-                    landed[column.name] = convert_typed(cell, column, sheet.epoch)
+                    landed[name] = convert_typed(cell, column, epoch)
             except Ambiguous:
                 unsure.append((names[pos], column, values[pos], cell))
             except Invalid as exc:
@@ -491,7 +516,10 @@ def _cannot_land(values: list[str], required: list[int]) -> bool:
 
 
 def _repeats_header(values: list[Cell], header: Header, first: int) -> bool:
-    if first >= len(values) or _text(values[first]).casefold() != header.names[first].casefold():
+    if first >= len(values):
+        return False
+    value = values[first]
+    if (value if value.__class__ is str else _text(value)).casefold() != header.names[first].casefold():
         return False
     return [header_key(v) for v in _texts(values[: len(header.names)])] == [
         header_key(n) for n in header.names
