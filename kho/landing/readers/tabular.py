@@ -127,7 +127,7 @@ def layout(ds: Dataset) -> Layout:
     return Layout(ds, headers, delivered, ignored, section, sheet, footer)
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     line: int  # as the agency sees it: CSV line, or Excel row number
     cells: list[Cell]
