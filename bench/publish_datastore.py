@@ -2,11 +2,15 @@
 
 A mart of ``--publish-rows`` rows (1,000,000 by default; commune codes, Vietnamese names, years, months,
 numbers) is published by ``publishers.ckan.publish`` into the running portal: CSV written and uploaded,
-DataStore table created, rows copied from the warehouse into it (COPY), data dictionary, metadata. Then
-ckanext-xloader loads the very same CSV file, as a resource of a second dataset of the same CKAN, with
-its own job run synchronously (``xloader_data_into_datastore_``, what ``ckan xloader submit --sync``
-runs): download, re-encode, COPY, full-text column, indexes. Both end with the rows queryable through
-``datastore_search``; both figures are rows per second of the whole job. The ratio is Kho / xloader.
+metadata, DataStore table created, rows copied from the warehouse into it (COPY) with their full-text
+column, indexes built, then the files (CSV, JSON, XLSX) written and uploaded. Then ckanext-xloader loads
+the CSV Kho published, as a resource of a second dataset of the same CKAN, with its own job run
+synchronously (``xloader_data_into_datastore_``, what ``ckan xloader submit --sync`` runs): download,
+re-encode, COPY, full-text column, indexes. Kho's figure is the time until its rows are in the DataStore
+with their indexes (queryable and searchable: the publisher loads the DataStore before it writes the
+files); xloader's is its whole job, which ends at the same point. The ratio is Kho / xloader in rows per
+second. Reported beside them: Kho's whole publish (files included) and the moment xloader's log says
+"Data now available to users" (before its indexes).
 
 For scale, the same publisher also loads a slice of the rows through the DataStore API instead of COPY
 (``datastore_upsert``, ``--publish-api-rows``), the way portals without database access publish.
@@ -37,7 +41,7 @@ XLOADER_DEPS = [
     "tabulator==1.53.5", "unidecode==1.4.0", "chardet==7.6.0", "attrs", "boto3", "botocore", "s3transfer",
     "jmespath", "ijson", "jsonlines", "linear-tsv", "unicodecsv", "openpyxl", "et-xmlfile", "xlrd",
 ]  # fmt: skip
-TARGET = 1.0
+TARGET = 1.5
 
 
 def _number() -> int | None:
@@ -101,13 +105,18 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
                 for name in names:
                     _purge(api, name)
 
-    kho_rate = rows / kho["seconds"]
+    kho_rate = rows / kho["queryable_seconds"]
     result = {
         "benchmark": _number(),
         "name": NAME,
         "title": f"Publishing {rows:,} rows into the DataStore (Kho's publisher vs ckanext-xloader)",
         "sizes": {"rows": rows, "csv_bytes": csv_path.stat().st_size if csv_path.exists() else None},
-        "project": {"label": "Kho publish (COPY)", "value": round(kho_rate), "unit": "rows/s"},
+        "project": {
+            "label": "Kho publish, rows in the DataStore",
+            "value": round(kho_rate),
+            "unit": "rows/s",
+        },
+        "kho_whole_publish_rows_per_s": round(rows / kho["seconds"]),
         "kho": kho,
         "kho_datastore_only_rows_per_s": round(
             rows / max(sum(v for k, v in kho["parts"].items() if k.startswith("datastore")), 1e-9)
@@ -115,7 +124,8 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
         "api_way": api_way
         and {**api_way, "rows_per_s": round(api_way["rows"] / api_way["seconds"]), "rows": api_way["rows"]},
         "target": f">= {TARGET} x xloader's rows/s",
-        "ratio_meaning": "Kho rows/s / xloader rows/s (whole jobs: CSV, transfer, DataStore)",
+        "ratio_meaning": "Kho rows/s until its rows are in the DataStore with their indexes / xloader rows/s "
+        "of its whole job (download, COPY, full text, indexes)",
     }
     if xloader is None or "skipped" in xloader:
         reason = (xloader or {}).get("skipped", "--no-xloader")
@@ -176,9 +186,13 @@ def _publish(s, dataset_id: str, table: str, how: str) -> dict:
     start = time.perf_counter()
     result = publish(ds, s, datastore_load=how)
     seconds = time.perf_counter() - start
+    laps = list(result.seconds)
+    after = laps[laps.index("datastore") + 1 :] if "datastore" in laps else []
     return {
         "rows": result.rows,
         "seconds": round(seconds, 2),
+        # from the call until the DataStore holds the rows with their indexes: what follows is the files
+        "queryable_seconds": round(seconds - sum(result.seconds[k] for k in after), 2),
         "parts": result.seconds,
         "write_calls": result.write_calls,
         "resource_id": result.resource_id,
@@ -319,11 +333,26 @@ def run_xloader(s, api, csv_path: Path, name: str, rows: int, workdir: Path) -> 
         raise RuntimeError(f"xloader loaded {total} rows of {rows}")
     return {
         "seconds": round(seconds, 2),
+        "available_seconds": _available(done.stderr or ""),
         "process_seconds": round(time.perf_counter() - started, 2),
         "rows_loaded": total,
         "installed_at": str(found) if found != Path() else "CKAN's environment",
         "log_tail": (done.stderr or "").strip().splitlines()[-12:],
     }
+
+
+def _available(log: str) -> float | None:
+    """Seconds from xloader's first log line to its "Data now available to users" (before its indexes)."""
+    from datetime import datetime
+
+    stamps = []
+    for line in log.splitlines():
+        try:
+            stamps.append((datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f"), line))
+        except ValueError:
+            continue
+    ready = next((t for t, line in stamps if "Data now available" in line), None)
+    return round((ready - stamps[0][0]).total_seconds(), 2) if ready and stamps else None
 
 
 def main(small_run: bool = False) -> dict:

@@ -36,6 +36,7 @@ from publishers.metadata import DbtDocs, Facts, Provenance, ckan_name, extra
 from publishers.portal import Portal, Retry, client
 from publishers.table import (
     CSV,
+    FTS_INDEX_METHOD,
     GEOJSON,
     JSON,
     XLSX,
@@ -71,13 +72,13 @@ FILE_TEXT = {
 PREVIEW = "datatables_view"  # the resource page's table of DataStore rows
 LICENSES = REPO / "ckanext-kho" / "ckanext" / "kho" / "licenses.json"
 STEPS = (
-    "csv",  # the files are written (nothing sent yet)
     "organization",  # the organization exists
     "package",  # the dataset exists with its metadata
-    "upload",  # the CSV resource is uploaded
     "datastore_table",  # the DataStore table exists (empty, or the previous rows)
     "datastore_rows",  # half the rows are copied, not committed
-    "datastore_commit",  # the rows are committed
+    "datastore_commit",  # the rows are committed: queryable through the API
+    "csv",  # the files are written
+    "upload",  # the CSV file is uploaded
     "hash",  # the content hash is written: the CSV and the DataStore are published
     "files",  # the other files (XLSX, JSON, GeoJSON) are uploaded
 )
@@ -335,6 +336,8 @@ class _Publisher:
         self.datastore_url = shared.datastore_url
 
     def run(self, snapshot: psycopg.Connection, table: Table, docs: DbtDocs) -> PublishResult:
+        """Changed rows reach the DataStore first (queryable through the API and the resource's preview),
+        then the files are written and uploaded; the CSV's content hash, written last, marks it all done."""
         clock = self.clock = _Clock()
         with ThreadPoolExecutor(max_workers=1) as pool, tempfile.TemporaryDirectory(prefix="kho-") as folder:
             # What the portal holds is asked for while the warehouse is read.
@@ -347,25 +350,22 @@ class _Publisher:
             resource = resources.get(CSV.key)
             formats = file_formats(table)
             clock.lap("read")
-            # The files are written only when the table may have changed since they were last published.
-            files: dict[str, Download] | None = None
-            if (
+            # The rows are current when the CSV resource was completed (its content hash) for a table of
+            # the same fingerprint and the DataStore holds as many rows; the files, when every format's
+            # resource says the same.
+            data_current = bool(
                 resource
                 and resource.get("kho_content_hash")
-                and _all_current(resources, formats, table_print)
-            ):
-                digest = resource["kho_content_hash"]
-            else:
-                files = write_files(snapshot, table, Path(folder), self.s.warehouse_url)
-                digest = files[CSV.key].sha256
-            clock.lap("csv")
-            _checkpoint("csv")
-            data_current = (
-                resource is not None
-                and resource.get("kho_content_hash") == digest
+                and resource.get("kho_fingerprint") == table_print
                 and stored is not None
                 and stored.rows == table.rows
             )
+            files: dict[str, Download] | None = None
+            digest = resource.get("kho_content_hash", "") if resource else ""
+            if data_current and not _all_current(resources, formats, table_print):
+                files = self.write(snapshot, table, Path(folder))
+                if files[CSV.key].sha256 != digest:  # the CSV's bytes changed under an equal fingerprint
+                    data_current = False
             facts = self.when_built(facts, package if data_current else None)
 
             org = self.ensure_organization(package)
@@ -389,15 +389,22 @@ class _Publisher:
                 if changed:
                     self.portal.write("resource_patch", id=resource["id"], **changed)
             else:
-                if files is None:  # fingerprint matched, but the DataStore needs the rows again
-                    files = write_files(snapshot, table, Path(folder), self.s.warehouse_url)
-                    digest = files[CSV.key].sha256
-                resource = self.upload(package, resource, meta, files[CSV.key])
-                clock.lap("upload")
-                _checkpoint("upload")
+                if resource is None:  # its file follows the rows
+                    resource = self.portal.write(
+                        "resource_create",
+                        recover=lambda: self._find_resource(CSV),
+                        package_id=package["id"],
+                        **meta,
+                    )
                 self.load_datastore(snapshot, resource["id"], table, fields, stored)
                 self.ensure_preview(resource)
                 clock.lap("datastore")
+                if files is None:
+                    files = self.write(snapshot, table, Path(folder))
+                digest = files[CSV.key].sha256
+                resource = self.upload(package, resource, meta, files[CSV.key])
+                clock.lap("upload")
+                _checkpoint("upload")
                 # last: until the hash is on the resource, the next run redoes the data
                 self.portal.write(
                     "resource_patch",
@@ -424,6 +431,12 @@ class _Publisher:
             content_hash=digest,
             seconds=clock.laps,
         )
+
+    def write(self, snapshot: psycopg.Connection, table: Table, folder: Path) -> dict[str, Download]:
+        files = write_files(snapshot, table, folder, self.s.warehouse_url)
+        self.clock.lap("csv")
+        _checkpoint("csv")
+        return files
 
     def portal_state(self) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]], _Stored | None]:
         """The dataset as CKAN has it, its Kho resources by format, and what the DataStore holds for the CSV."""
@@ -780,7 +793,10 @@ def _copy_into_datastore(
         copy_rows(snapshot, conn, table, resource_id, on_half=lambda: _checkpoint("datastore_rows"))
         clock.lap("datastore_copy")
         for _, definition in indexes:
-            conn.execute(definition)
+            # a table made before the portal's index method was GIN gets GIN now
+            conn.execute(
+                definition.replace(" USING gist (_full_text)", f" USING {FTS_INDEX_METHOD} (_full_text)")
+            )
         clock.lap("datastore_indexes")
         for name in triggers:
             conn.execute(sql.SQL("alter table {} enable trigger {}").format(target, sql.Identifier(name)))

@@ -43,6 +43,8 @@ DATASTORE_TYPES = {
 
 # The DataStore's full-text column, as ckan.ini's ckan.datastore.default_fts_lang searches it
 FTS_CONFIG = "simple"
+# ... and the index it builds on it (ckan.datastore.default_fts_index_method)
+FTS_INDEX_METHOD = "gin"
 # Session settings that fix how PostgreSQL prints values, so the same rows always give the same bytes
 STABLE_OUTPUT = (
     "set local datestyle = 'ISO, YMD'; set local timezone = 'UTC'; set local extra_float_digits = 1"
