@@ -405,6 +405,8 @@ def _gx_context(s: Settings) -> AbstractDataContext:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    import kho.validating.gx_metrics  # noqa: F401 (a cross-row rule's query runs once)
+
     # The warehouse URL goes to GX through the environment; see URL_VARIABLE.
     os.environ[URL_VARIABLE] = _sqlalchemy_url(s.warehouse_url)
     context = gx.get_context(mode="file", project_root_dir=str(s.home))
