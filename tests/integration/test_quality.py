@@ -367,6 +367,25 @@ def test_raw_validation_of_one_load_ignores_a_bad_earlier_load(quality_db, quali
     assert not whole.success and whole.statistics["rows"] == len(original) + len(revision)
 
 
+def test_a_sql_rule_counts_every_row_it_finds_beyond_those_it_shows(quality_db, quality_settings):
+    # GX shows a SQL rule's first 200 rows; its count must still be all of them (kho/validating/gx_metrics.py)
+    rows = raw_rows("2025-03-original", "paddy_2025-03.csv")
+    # every area labelled with the production unit, in a file of five copies of the table
+    areas = [
+        {**r, "unit": "thousand tonnes", "_source_row": r["_source_row"] + 1000 * copy}
+        for copy in range(5)
+        for r in rows
+        if r["measure"] == "planted_area"
+    ]
+    assert len(areas) > 200
+    insert(quality_db, "raw_statistics_office.crop_statistics", rows + areas)
+
+    result = validate("crop_statistics", "raw", load_id="2025-03-original", s=quality_settings)
+
+    (rule,) = [f for f in result.critical_failures if f.expectation == "unexpected_rows_expectation"]
+    assert rule.observed == f"observed {len(areas)}"
+
+
 def test_a_revision_is_counted_and_a_large_one_warns(quality_db, quality_settings):
     from kho.operations.status import dataset_status
 
