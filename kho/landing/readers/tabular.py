@@ -357,11 +357,12 @@ class TableReader:
         section: str | None = None
         under_header = True
         known, clean = self._cleaned.get, self._clean
+        text_only, footer, first_named = sheet.text_only, lay.footer, named[0]
         for row in _chain(head[first:], sheet.rows):
             cells = row.cells
             # Text cleaned; a typed workbook cell (number, date) stays as it is, always a value, and is
             # turned into text only where text is needed (messages, quarantine, the checks below).
-            if sheet.text_only:
+            if text_only:
                 values = [(known(t) or clean(t)) if t else t for t in cells]
                 filled = [p for p, v in enumerate(values) if v]
             else:
@@ -373,10 +374,12 @@ class TableReader:
                 under_header = False
                 if is_numbering(_texts(values)):
                     continue
-            first_text = _text(values[filled[0]])
-            if lay.footer and lay.footer.match(first_text):
+            first_text = values[filled[0]]
+            if first_text.__class__ is not str:
+                first_text = _text(first_text)
+            if footer and footer.match(first_text):
                 break
-            if _repeats_header(values, header, named[0]):
+            if _repeats_header(values, header, first_named):
                 continue  # a page break in a printed report, or files concatenated
             heading = _heading(cells, values, filled, named, required)
             if FOOTNOTE.match(first_text) and (heading is not None or _cannot_land(values, required)):
