@@ -42,8 +42,35 @@ class _Replacing(logging.Filter):
         return "overwriting metric_provider" not in record.getMessage()
 
 
-def _from_both(metric: MetricConfiguration) -> dict[str, MetricConfiguration]:
-    return {BOTH: MetricConfiguration(BOTH, metric.metric_domain_kwargs, metric.metric_value_kwargs)}
+class _FromBoth:
+    """A metric read from :data:`BOTH`, computed for the same query and batch."""
+
+    @classmethod
+    def _get_evaluation_dependencies(
+        cls,
+        metric: MetricConfiguration,
+        configuration=None,
+        execution_engine=None,
+        runtime_configuration=None,
+    ) -> dict[str, MetricConfiguration]:
+        return {BOTH: MetricConfiguration(BOTH, metric.metric_domain_kwargs, metric.metric_value_kwargs)}
+
+
+def _read(part: str):
+    """GX's metric function (its signature) giving one part of :data:`BOTH`'s value."""
+
+    @metric_value(engine=SqlAlchemyExecutionEngine)
+    def _sqlalchemy(
+        cls,
+        execution_engine: SqlAlchemyExecutionEngine,
+        metric_domain_kwargs: dict,
+        metric_value_kwargs: dict,
+        metrics: dict[str, Any],
+        runtime_configuration: dict,
+    ) -> Any:
+        return metrics[BOTH][part]
+
+    return _sqlalchemy
 
 
 _registry_log = logging.getLogger("great_expectations.expectations.registry")
@@ -86,52 +113,14 @@ try:
                 del row[TOTAL]
             return {"rows": rows, "count": int(count)}
 
-    class RowsFromBoth(UnexpectedRowsQueryTable):
+    class RowsFromBoth(_FromBoth, UnexpectedRowsQueryTable):
         """``unexpected_rows_query.table``: the first rows, as GX's own provider fetches them."""
 
-        @classmethod
-        def _get_evaluation_dependencies(
-            cls,
-            metric: MetricConfiguration,
-            configuration=None,
-            execution_engine=None,
-            runtime_configuration=None,
-        ) -> dict[str, MetricConfiguration]:
-            return _from_both(metric)
+        _sqlalchemy = _read("rows")
 
-        @metric_value(engine=SqlAlchemyExecutionEngine)
-        def _sqlalchemy(
-            cls,
-            execution_engine: SqlAlchemyExecutionEngine,
-            metric_domain_kwargs: dict,
-            metric_value_kwargs: dict,
-            metrics: dict[str, Any],
-            runtime_configuration: dict,
-        ) -> list[dict]:
-            return metrics[BOTH]["rows"]
-
-    class CountFromBoth(UnexpectedRowsQueryRowCount):
+    class CountFromBoth(_FromBoth, UnexpectedRowsQueryRowCount):
         """``unexpected_rows_query.row_count``: how many rows the query has in all."""
 
-        @classmethod
-        def _get_evaluation_dependencies(
-            cls,
-            metric: MetricConfiguration,
-            configuration=None,
-            execution_engine=None,
-            runtime_configuration=None,
-        ) -> dict[str, MetricConfiguration]:
-            return _from_both(metric)
-
-        @metric_value(engine=SqlAlchemyExecutionEngine)
-        def _sqlalchemy(
-            cls,
-            execution_engine: SqlAlchemyExecutionEngine,
-            metric_domain_kwargs: dict,
-            metric_value_kwargs: dict,
-            metrics: dict[str, Any],
-            runtime_configuration: dict,
-        ) -> int:
-            return metrics[BOTH]["count"]
+        _sqlalchemy = _read("count")
 finally:
     _registry_log.removeFilter(_quiet)
