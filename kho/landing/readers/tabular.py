@@ -358,6 +358,7 @@ class TableReader:
         under_header = True
         known, clean = self._cleaned.get, self._clean
         text_only, footer, first_named = sheet.text_only, lay.footer, named[0]
+        first_name = header.names[first_named].casefold()  # a repeated header starts with it
         for row in _chain(head[first:], sheet.rows):
             cells = row.cells
             # Text cleaned; a typed workbook cell (number, date) stays as it is, always a value, and is
@@ -379,9 +380,13 @@ class TableReader:
                 first_text = _text(first_text)
             if footer and footer.match(first_text):
                 break
-            if _repeats_header(values, header, first_named):
+            if (
+                first_named < len(values)
+                and _text(values[first_named]).casefold() == first_name
+                and _repeats_header(values, header, first_named)
+            ):
                 continue  # a page break in a printed report, or files concatenated
-            heading = _heading(cells, values, filled, named, required)
+            heading = _heading(cells, values, filled, named, required) if len(filled) <= 2 else None
             if FOOTNOTE.match(first_text) and (heading is not None or _cannot_land(values, required)):
                 continue
             if heading is not None:
