@@ -406,7 +406,9 @@ def convert_typed(cell: Cell, column: Column, epoch: dt.datetime = EXCEL_EPOCH) 
     """:func:`convert` for a typed Excel cell (number, boolean, date)."""
     kind = column.type
     if (cell.__class__ is float or cell.__class__ is int) and (kind == "numeric" or kind == "integer"):
-        return number_from_excel(cell, integer=kind == "integer")  # the common case first
+        return number_from_excel(cell, integer=kind == "integer")  # the common cases first
+    if cell.__class__ is dt.date and kind == "date":
+        return cell
     if kind == "text":
         return cell_text(cell)
     is_number = isinstance(cell, int | float) and not isinstance(cell, bool)

@@ -190,12 +190,7 @@ def vet_xlsx(path: Path, dataset: str, file: str, *, scan: bool = True) -> Workb
         total = 0
         for info in infos:
             sheet_scan = scans.get(scan_parts.get(info.filename, "")) if scan else None
-            try:
-                total = _inflate(zf, info, total, sheet_scan, dataset, file)
-            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as exc:
-                raise refuse(
-                    dataset, file, f"a damaged part {info.filename!r} ({exc})", "a complete .xlsx file"
-                ) from None
+            total = _inflate(zf, info, total, sheet_scan, dataset, file)
     return Workbook(sheet_parts, date1904, scans)
 
 
@@ -205,13 +200,7 @@ def scan_sheets(path: Path, workbook: Workbook, dataset: str, file: str) -> None
         return
     with zipfile.ZipFile(path) as zf:
         for name, scan in workbook.scans.items():
-            info = zf.getinfo(workbook.sheet_parts[name])
-            try:
-                _inflate(zf, info, 0, scan, dataset, file)
-            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as exc:
-                raise refuse(
-                    dataset, file, f"a damaged part {info.filename!r} ({exc})", "a complete .xlsx file"
-                ) from None
+            _inflate(zf, zf.getinfo(workbook.sheet_parts[name]), 0, scan, dataset, file)
 
 
 def _size_text(size: int) -> str:
@@ -225,7 +214,17 @@ def _size_limit() -> str:
 def _inflate(
     zf: zipfile.ZipFile, info: zipfile.ZipInfo, total: int, scan: SheetScan | None, ds: str, file: str
 ) -> int:
-    """Inflate one part, counting real bytes against the limits; scan a worksheet's cells on the way."""
+    """Inflate one part, counting real bytes against the limits; scan a worksheet's cells on the way. A part
+    that cannot be inflated is refused as damaged."""
+    try:
+        return _inflate_part(zf, info, total, scan, ds, file)
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as exc:
+        raise refuse(ds, file, f"a damaged part {info.filename!r} ({exc})", "a complete .xlsx file") from None
+
+
+def _inflate_part(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, total: int, scan: SheetScan | None, ds: str, file: str
+) -> int:
     size = 0
     pending = b""
     with zf.open(info) as part:

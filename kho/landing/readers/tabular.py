@@ -28,13 +28,11 @@ from kho.landing.values import (
     clean_text,
     convert_text,
     convert_typed,
-    number_from_excel,
 )
 
 HEADER_SEARCH_ROWS = 20
 PENDING_LIMIT = 10_000
 CLEANED_LIMIT = 100_000  # distinct texts remembered per file before starting over
-NUMBERS = ("numeric", "integer")
 FOOTNOTE = re.compile(r"^(ghi chú|chú thích|chú giải|nguồn|source|note|\*|\(\*)", re.IGNORECASE)
 ORDINAL = re.compile(r"^(?:[IVXLC]+|[A-Z])[.)]?$")  # I, II., A) -- not 1, 2 (row numbers)
 HEADING = re.compile(r"^(?:[IVXLC]+|[A-Z])[.)]\s")
@@ -375,15 +373,13 @@ class TableReader:
                 under_header = False
                 if is_numbering(_texts(values)):
                     continue
-            first_text = values[filled[0]]
-            if first_text.__class__ is not str:
-                first_text = _text(first_text)
+            first_text = _text(values[filled[0]])
             if footer and footer.match(first_text):
                 break
             if (
                 first_named < len(values)
                 and _text(values[first_named]).casefold() == first_name
-                and _repeats_header(values, header, first_named)
+                and _repeats_header(values, header)
             ):
                 continue  # a page break in a printed report, or files concatenated
             heading = _heading(cells, values, filled, named, required) if len(filled) <= 2 else None
@@ -435,10 +431,6 @@ class TableReader:
                         landed[name] = None if value in MISSING else value
                     else:
                         landed[name] = convert_text(value, column, decimals, epoch)
-                elif cell.__class__ is float and kind in NUMBERS:
-                    landed[name] = number_from_excel(cell, integer=kind == "integer")
-                elif cell.__class__ is dt.date and kind == "date":
-                    landed[name] = cell
                 else:
                     landed[name] = convert_typed(cell, column, epoch)
             except Ambiguous:
@@ -523,12 +515,8 @@ def _cannot_land(values: list[str], required: list[int]) -> bool:
     return not required or any(p >= len(values) or values[p] in MISSING for p in required)
 
 
-def _repeats_header(values: list[Cell], header: Header, first: int) -> bool:
-    if first >= len(values):
-        return False
-    value = values[first]
-    if (value if value.__class__ is str else _text(value)).casefold() != header.names[first].casefold():
-        return False
+def _repeats_header(values: list[Cell], header: Header) -> bool:
+    """Whether the row is the header again (asked of rows whose first named cell reads as the header's)."""
     return [header_key(v) for v in _texts(values[: len(header.names)])] == [
         header_key(n) for n in header.names
     ]
@@ -537,12 +525,9 @@ def _repeats_header(values: list[Cell], header: Header, first: int) -> bool:
 def _heading(
     cells: list[Cell], values: list[str], filled: list[int], named: list[int], required
 ) -> str | None:
-    """The text of a section heading row ("I. VẬT LIỆU XÂY DỰNG"), or None if the row is not one."""
-    if (
-        len(filled) > 2
-        or len(named) < 3
-        or not all(p <= named[1] and isinstance(cells[p], str) for p in filled)
-    ):
+    """The text of a section heading row ("I. VẬT LIỆU XÂY DỰNG"), or None if the row is not one (asked of
+    rows with at most two cells filled)."""
+    if len(named) < 3 or not all(p <= named[1] and isinstance(cells[p], str) for p in filled):
         return None
     words = [values[p] for p in filled]
     if len(words) == 1:
