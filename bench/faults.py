@@ -553,7 +553,8 @@ def can_mount_tmpfs() -> bool:
 # --- CKAN faults ---------------------------------------------------------------------------------------
 
 # (request number from 1, action) -> what the proxy does: "forward", "503", "drop" (close the connection
-# without an answer), or "lose" (forward, then answer 502 as if the connection broke after CKAN did the work)
+# without an answer), "lose" (forward, then answer 502 as if the connection broke after CKAN did the work),
+# or "twice" (forward it, then forward it again and answer that: another run's same call got there first)
 Plan = Callable[[int, str], str]
 
 
@@ -588,6 +589,8 @@ class FaultyProxy:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return None
                 status, content_type, data = proxy.forward(self.command, self.path, self.headers, body)
+                if todo == "twice":
+                    status, content_type, data = proxy.forward(self.command, self.path, self.headers, body)
                 if todo == "lose":
                     return self.answer(502, b"Bad Gateway", "text/plain")
                 self.answer(status, data, content_type)

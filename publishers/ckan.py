@@ -413,11 +413,16 @@ class _Publisher:
                 )
                 _checkpoint("hash")
             clock.lap("resource")
+            kept = {resource["id"]}
             for fmt in formats[1:]:
-                self.ensure_file(package, resources.get(fmt.key), fmt, table, digest, table_print, files)
+                kept.add(
+                    self.ensure_file(package, resources.get(fmt.key), fmt, table, digest, table_print, files)
+                )
             for key, extra_resource in resources.items():
                 if key not in {f.key for f in formats}:  # a format the table no longer has (XLSX too large)
                     self.portal.write("resource_delete", id=extra_resource["id"])
+            if "resource_create" in self.portal.actions:
+                self.settle(kept)
             _checkpoint("files")
             clock.lap("files")
 
@@ -512,7 +517,8 @@ class _Publisher:
         wanted = metadata.package_metadata(self.ds, self.agency, org["id"], facts)
         wanted["groups"] = [{"name": self.ensure_group(theme)} for theme in themes_of(self.ds.id)]
         if package is None:
-            return self.portal.write("package_create", recover=self.find_package, name=self.name, **wanted)
+            # found rather than created when another run's create got there first: compared below
+            package = self.portal.write("package_create", recover=self.find_package, name=self.name, **wanted)
         changed = metadata.package_differences(package, wanted)
         return self.portal.write("package_patch", id=package["id"], **changed) if changed else package
 
@@ -642,9 +648,10 @@ class _Publisher:
         digest: str,
         table_print: str,
         files: dict[str, Download] | None,
-    ) -> None:
+    ) -> str:
         """The resource of one more file format (XLSX, JSON, GeoJSON): uploaded when it does not hold the
-        content ``digest`` (the CSV's sha256) yet, with its own checksum and byte size in the same call."""
+        content ``digest`` (the CSV's sha256) yet, with its own checksum and byte size in the same call.
+        Its id."""
         meta = self.resource_metadata(table, fmt)
         if resource is None or resource.get("kho_content_hash") != digest:
             assert files is not None, "files are written whenever a resource is not current"
@@ -661,6 +668,15 @@ class _Publisher:
         changed = {k: v for k, v in final.items() if resource.get(k) != v}
         if changed:
             self.portal.write("resource_patch", id=resource["id"], **changed)
+        return resource["id"]
+
+    def settle(self, kept: set[str]) -> None:
+        """After this run created resources: any other of the publisher's resources is removed. A killed
+        run's create can still finish at CKAN after this run looked at the dataset."""
+        package = self.find_package() or {}
+        for r in package.get("resources", []):
+            if r.get("kho_kind") in KINDS.values() and r["id"] not in kept:
+                self.portal.write("resource_delete", id=r["id"])
 
     # --- the DataStore ---------------------------------------------------------------------------
 

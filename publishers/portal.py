@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from ckanapi import CKANAPIError, NotFound, RemoteCKAN
+from ckanapi import CKANAPIError, NotFound, RemoteCKAN, ValidationError
 
 from publishers.errors import PublishError
 
@@ -70,6 +70,7 @@ class Portal:
         self.dataset_id = dataset_id
         self.retry = retry or Retry.from_env()
         self.writes = 0
+        self.actions: list[str] = []  # the actions of write(), in order
         if ckan.session is None:
             ckan.session = requests.Session()
         if _raise_when_unavailable not in ckan.session.hooks["response"]:
@@ -104,6 +105,7 @@ class Portal:
     ) -> Any:
         """A call that changes CKAN. ``recover`` (for creates) finds the object if a failed attempt made it."""
         self.writes += 1
+        self.actions.append(action)
         return self._call(action, data, files, recover)
 
     def _call(
@@ -136,6 +138,11 @@ class Portal:
                     ) from exc
                 time.sleep(self.retry.wait(attempt))
             except CKANAPIError as exc:
+                # a create refused because its name is taken: a killed or concurrent run's create of
+                # the same object finished after this run looked for it
+                found = recover() if recover is not None and isinstance(exc, ValidationError) else None
+                if found is not None:
+                    return found
                 raise PublishError(f"{self.dataset_id}: CKAN refused {action}: {exc}") from exc
         raise AssertionError("unreachable")
 

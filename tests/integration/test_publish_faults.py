@@ -155,6 +155,31 @@ def test_a_lost_answer_never_makes_a_duplicate(ckan_site, mart, proxy, lost, uni
         ckan_site.admin.action.organization_purge(id=ckan_name(agency.id))
 
 
+@pytest.mark.parametrize("made", ["package_create", "resource_create"])
+def test_a_create_beaten_by_another_runs_create_leaves_one_of_each(ckan_site, mart, proxy, made):
+    """A killed run's create can still finish at CKAN after the next run looked and found nothing. The
+    dataset's create is then refused (its name is taken) and the run carries on with the one made; a
+    resource's is not (resources have no names), and the run removes the other resource at its end."""
+    once = {"done": False}
+
+    def plan(_n: int, action: str) -> str:
+        if action == made and not once["done"]:
+            once["done"] = True
+            return "twice"
+        return "forward"
+
+    beaten = proxy(plan)
+    result = publish(
+        mart.dataset, ckan_site.settings, ckan=through(beaten, ckan_site), retry=FAST, manifest=mart.manifest
+    )
+
+    assert result.status == "published"
+    assert beaten.actions("twice") == [made]
+    pkg = published_once(ckan_site, mart)
+    assert pkg["resources"][0]["id"] == result.resource_id
+    assert publish(mart.dataset, ckan_site.settings, manifest=mart.manifest).write_calls == 0
+
+
 def test_ckan_down_fails_clearly_and_the_next_run_converges(ckan_site, mart):
     with socket.socket() as sock:  # a port where nothing listens
         sock.bind(("127.0.0.1", 0))
