@@ -297,9 +297,14 @@ def raw_columns(ds: Dataset) -> list[tuple[str, str]]:
 
 
 def ensure_raw_table(conn: psycopg.Connection, ds: Dataset) -> None:
-    """Create the dataset's raw table and its load index if missing; no DDL (and no lock) when they exist."""
-    index = f"{ds.raw_schema}.{ds.raw_table}__load_id"
-    if conn.execute("select to_regclass(%s) is not null", [index]).fetchone()[0]:
+    """Create the dataset's raw table and its indexes if missing; no DDL (and no lock) when they exist.
+
+    ``_load_id`` (btree) finds a load's rows (supersede, purge); ``_loaded_at`` (BRIN: a few pages, next to
+    nothing to keep up while landing, as rows arrive in load order) lets an incremental model read only
+    the loads newer than its table's newest.
+    """
+    newest = f"{ds.raw_schema}.{ds.raw_table}__loaded_at"  # the index added last: older tables lack it
+    if conn.execute("select to_regclass(%s) is not null", [newest]).fetchone()[0]:
         return
     schema, table = sql.Identifier(ds.raw_schema), sql.Identifier(ds.raw_schema, ds.raw_table)
     conn.execute(sql.SQL("create schema if not exists {}").format(schema))
@@ -310,6 +315,11 @@ def ensure_raw_table(conn: psycopg.Connection, ds: Dataset) -> None:
     conn.execute(
         sql.SQL("create index if not exists {} on {} (_load_id)").format(
             sql.Identifier(f"{ds.raw_table}__load_id"), table
+        )
+    )
+    conn.execute(
+        sql.SQL("create index if not exists {} on {} using brin (_loaded_at)").format(
+            sql.Identifier(f"{ds.raw_table}__loaded_at"), table
         )
     )
 

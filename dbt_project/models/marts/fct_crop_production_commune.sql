@@ -3,15 +3,16 @@
 -- model) and a new period is added. Loads of a dataset land one at a time (kho.land holds a lock per
 -- dataset and stamps _loaded_at after taking it), so a delivery never commits behind a newer one.
 -- Rebuild it with `dbt build --full-refresh --select fct_crop_production_commune` when the commune
--- reference (seeds) or the logic upstream changes: rows already merged are not recomputed. The filter on
--- loaded_at reaches the raw table through the upstream views (none of them reads all loads at once):
--- bench/README.md, benchmark 9.
+-- reference (seeds) or the logic upstream changes: rows already merged are not recomputed. The table's
+-- newest loaded_at is read from its index, and the filter reaches the raw table's BRIN index on _loaded_at
+-- through the upstream views (none of them reads all loads at once): bench/README.md, benchmark 9.
 {{
     config(
         materialized='incremental',
         incremental_strategy='merge',
         unique_key=['year', 'season', 'crop', 'commune_unit_id'],
         on_schema_change='fail',
+        indexes=[{'columns': ['loaded_at']}],
     )
 }}
 -- The commune units are tested against dim_admin_unit, so it must be built first (and Cosmos then runs
