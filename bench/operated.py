@@ -44,27 +44,37 @@ def task_times(api, dag_id: str, run_id: str) -> dict[str, dict]:
     }
 
 
-def timed_pipeline(ids: list[str], s, since: datetime) -> dict:
-    """``run_pipeline`` (as `kho run`), then each DAG's runs since ``since`` as Airflow recorded them."""
+def timed_pipeline(ids: list[str], s, since: datetime, settle_s: float = 600) -> dict:
+    """``run_pipeline`` (as `kho run`), then, once every run since ``since`` has ended (the inbox
+    watcher's too), each DAG's runs as Airflow recorded them: each run's start to end, and its tasks' time
+    (each task instance's start to end: the time it held a worker, not the time it waited for one)."""
     from kho.operations.airflow_api import Airflow
-    from kho.operations.runs import run_pipeline, warehouse_dag
+    from kho.operations.runs import ACTIVE, run_pipeline, warehouse_dag
 
     start = time.perf_counter()
     ok = run_pipeline(ids, s, echo=lambda m: print(m, flush=True))
     total = time.perf_counter() - start
     api = Airflow(s)
+    dag_ids = [d for ds_id in ids for d in (f"land__{ds_id}", warehouse_dag(ds_id))]
+    deadline = time.monotonic() + settle_s
+    while any(r["state"] in ACTIVE for d in dag_ids for r in runs_since(api, d, since)):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"runs still active {settle_s:.0f} s after `kho run` ended")
+        time.sleep(1)
     dags, spans = {}, {"land": [], "warehouse": []}
-    for ds_id in ids:
-        for kind, dag_id in (("land", f"land__{ds_id}"), ("warehouse", warehouse_dag(ds_id))):
-            runs = runs_since(api, dag_id, since)
-            seconds = [_seconds(r.get("start_date"), r.get("end_date")) for r in runs]
-            dags[dag_id] = {
-                "runs": len(runs),
-                "seconds": sum(x for x in seconds if x is not None) if runs else None,
-                "ok": all(r["state"] == "success" for r in runs),
-                "tasks": task_times(api, dag_id, runs[0]["dag_run_id"]) if runs else {},
-            }
-            spans[kind] += [(_when(r.get("start_date")), _when(r.get("end_date"))) for r in runs]
+    for dag_id in dag_ids:
+        kind = "land" if dag_id.startswith("land__") else "warehouse"
+        runs = runs_since(api, dag_id, since)
+        seconds = [_seconds(r.get("start_date"), r.get("end_date")) for r in runs]
+        tasks = {r["dag_run_id"]: task_times(api, dag_id, r["dag_run_id"]) for r in runs}
+        dags[dag_id] = {
+            "runs": len(runs),
+            "seconds": sum(x for x in seconds if x is not None) if runs else None,
+            "task_seconds": sum(t["seconds"] or 0 for run in tasks.values() for t in run.values()),
+            "ok": all(r["state"] == "success" for r in runs),
+            "tasks": tasks,
+        }
+        spans[kind] += [(_when(r.get("start_date")), _when(r.get("end_date"))) for r in runs]
     phases = {}
     for kind, found in spans.items():
         found = [(b, e) for b, e in found if b and e]

@@ -3,10 +3,15 @@
 ``kho.operations.runs.run_pipeline`` (as `kho run`) triggers each landing DAG of the repository's catalog
 on the running scheduler, then follows the warehouse DAGs. The first run finds the bundled sample deliveries in the inboxes (copied there as ``kho demo``
 does) and lands them; before the second run the same files are put back, so every delivery is one
-already landed and is skipped, and the landing DAG skips its downstream task. The ratio compares the
-landing DAG runs (second / first, each run's start to end as Airflow records it); the time to start
-Airflow for a `kho run`, the wall time of the whole ingest phase with it, and the warehouse DAG are
-reported beside it. Run and task times come from Airflow's REST API (``bench/operated.py``).
+already landed and is skipped, and the landing DAG skips its downstream task. Under the running
+scheduler the files put into an inbox start runs of their own too (the inbox watcher), so a landing DAG
+has one or two runs per pass, in both passes alike. Once every run of a pass has ended, the ratio compares
+the landing DAGs' task time (second / first): each task instance's start to end as Airflow records it,
+summed over every run of the pass, which is the time the work held a worker. A run's own start to end
+also counts the time its tasks waited for a free worker behind the other DAGs' runs, which depends on how
+many runs arrive at once, not on what a re-run costs: it is reported beside the ratio, with the wall time
+of the ingest phase and the warehouse DAG. Run and task times come from Airflow's REST API
+(``bench/operated.py``).
 
 A first run has to land for real, so the benchmark brings up a Kho stack of its own (PostgreSQL, Redis,
 CKAN, Airflow's database, dbt manifest and seeds; ``kho up``) in a fresh home under the benchmark's
@@ -62,22 +67,26 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
         found = run["phases"].get("warehouse")  # first to last warehouse DAG run of the pass
         return round(found, 1) if found else None
 
-    # The ratio compares the landing DAG runs as Airflow records them (start to end of each run, summed,
-    # the inbox watcher's runs included): what a re-run costs under the running scheduler. A DAG that
-    # failed waits out its retries (its retry policy, not the cost of a re-run): then the ratio is
-    # reported, not judged.
+    # The ratio compares the landing DAGs' task time (every run of the pass, the inbox watcher's
+    # included): what a re-run costs under the running scheduler. A DAG that failed waits out its
+    # retries (its retry policy, not the cost of a re-run): then the ratio is reported, not judged.
     land_ids = sorted(d for d in first["dags"] if d.startswith("land__"))
     failed_ids = [d for d in land_ids if not (first["dags"][d]["ok"] and second["dags"].get(d, {}).get("ok"))]
 
-    def runs(run: dict) -> float | None:
-        seconds = [run["dags"].get(d, {}).get("seconds") for d in land_ids]
+    def runs(run: dict, measure: str = "task_seconds") -> float | None:
+        seconds = [run["dags"].get(d, {}).get(measure) for d in land_ids]
         return None if None in seconds else sum(seconds)
 
     first_s, second_s = runs(first), runs(second)
+    first_runs_s, second_runs_s = runs(first, "seconds"), runs(second, "seconds")
     ratio = second_s / first_s if first_s and second_s is not None else None
     first_wall, second_wall = first["phases"].get("land"), second["phases"].get("land")
     per_dag = {
         dag_id: {
+            "first_task_s": _rounded(first["dags"][dag_id]["task_seconds"]),
+            "second_task_s": _rounded(second["dags"].get(dag_id, {}).get("task_seconds")),
+            "first_runs": first["dags"][dag_id]["runs"],
+            "second_runs": second["dags"].get(dag_id, {}).get("runs"),
             "first_s": _rounded(first["dags"][dag_id]["seconds"]),
             "second_s": _rounded(second["dags"].get(dag_id, {}).get("seconds")),
             "first_ok": first["dags"][dag_id]["ok"],
@@ -93,17 +102,18 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
         "title": "Re-running every landing DAG with unchanged deliveries",
         "sizes": {"datasets": child["datasets"], "deliveries": first["deliveries"]},
         "project": {
-            "label": "second run",
+            "label": "second pass",
             "value": _rounded(second_s),
-            "unit": f"s ({len(land_ids)} landing DAG runs)",
+            "unit": f"s of task time ({len(land_ids)} landing DAGs)",
         },
         "baseline": {
-            "label": "first run",
+            "label": "first pass",
             "value": _rounded(first_s),
-            "unit": f"s ({len(land_ids)} landing DAG runs)",
+            "unit": f"s of task time ({len(land_ids)} landing DAGs)",
         },
         "ratio": None if ratio is None else round(ratio, 3),
-        "ratio_meaning": "second / first, landing DAG runs as Airflow records them (Airflow's start apart)",
+        "ratio_meaning": "second / first, the landing DAGs' task time as Airflow records it",
+        "land_runs_s": {"first": _rounded(first_runs_s), "second": _rounded(second_runs_s)},
         "target": f"<= {TARGET:.0%} of the first",
         "met": None if ratio is None or failed_ids else ratio <= TARGET,
         "land_dags_failed": failed_ids,

@@ -33,7 +33,6 @@ from psycopg import sql
 
 from kho.catalog import Dataset, catalog
 from kho.errors import ArchiveError, DeliveryError, KhoError, Plain, Problem
-from kho.landing import bulk
 from kho.landing.areas import check_name, dataset_scope
 from kho.landing.readers import Record, reader_for
 from kho.meta import ensure_meta_schema
@@ -429,6 +428,8 @@ def _land(
     started: datetime,
     progress: Callable[[int], None] | None,
 ) -> None:
+    from kho.landing import bulk  # Arrow (and pandas, which it loads): only when a delivery lands
+
     ensure_raw_table(conn, ds)
     # Quarantined rows wait in a spooled file (memory up to 8 MB, then disk) until the raw COPY is done:
     # one connection cannot run two COPYs at once, and a list could grow past the memory budget.
@@ -476,6 +477,8 @@ def _land_bulk(
     progress: Callable[[int], None] | None,
 ) -> dict[str, int] | None:
     """Land set-based (:mod:`kho.landing.bulk`); None, with nothing landed, when the file needs the row-by-row path."""
+    from kho.landing import bulk
+
     try:
         with conn.transaction():  # a savepoint: a fallback leaves no trace
             delivered, quarantined, reasons = bulk.land(
