@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import os
 import time
 from datetime import UTC, datetime, timedelta
@@ -30,24 +31,53 @@ def runs_since(api, dag_id: str, since: datetime) -> list[dict]:
     return [r for r in api.runs(dag_id, limit=20) if _when(r["run_after"]) >= since]
 
 
-def task_times(api, dag_id: str, run_id: str) -> dict[str, dict]:
-    """State, start, end and seconds of each task of one run."""
-    return {
-        t["task_id"]: {
+def task_times(api, dag_id: str, run_id: str, logs: Path | None = None) -> dict[str, dict]:
+    """State, start, end and seconds of each task of one run; with the folder of Airflow's task logs, also
+    the seconds its callable ran (``work_seconds``), from its log."""
+    times = {}
+    for t in api.task_instances(dag_id, run_id):
+        seconds = _seconds(t.get("start_date"), t.get("end_date"))
+        work = None
+        if logs is not None and seconds is not None:
+            log = logs / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={t['task_id']}"
+            work = callable_seconds(log / f"attempt={t.get('try_number') or 1}.log") if seconds else 0.0
+        times[t["task_id"]] = {
             "state": t["state"],
             "start": t.get("start_date"),
             "end": t.get("end_date"),
-            "seconds": _seconds(t.get("start_date"), t.get("end_date")),
+            "seconds": seconds,
+            "work_seconds": work,
             "worker": t.get("hostname"),
         }
-        for t in api.task_instances(dag_id, run_id)
-    }
+    return times
+
+
+def callable_seconds(log: Path) -> float | None:
+    """The seconds between the end of a task's "Pre Execute" group (the task process started, the DAG file
+    parsed) and the start of its "Post Execute" group in its Airflow log: the task's own work."""
+    began = ended = None
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return None
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        event = entry.get("event")
+        if event == "::endgroup::" and began is None:
+            began = _when(entry.get("timestamp"))
+        elif event == "::group::Post Execute":
+            ended = _when(entry.get("timestamp"))
+    return (ended - began).total_seconds() if began and ended else None
 
 
 def timed_pipeline(ids: list[str], s, since: datetime, settle_s: float = 600) -> dict:
     """``run_pipeline`` (as `kho run`), then, once every run since ``since`` has ended (the inbox
-    watcher's too), each DAG's runs as Airflow recorded them: each run's start to end, and its tasks' time
-    (each task instance's start to end: the time it held a worker, not the time it waited for one)."""
+    watcher's too), each DAG's runs as Airflow recorded them: each run's start to end, its tasks' time
+    (each task instance's start to end: the time it held a worker, not the time it waited for one) and
+    their callables' time (from the task logs: without the task process's start and the DAG file's parse)."""
     from kho.operations.airflow_api import Airflow
     from kho.operations.runs import ACTIVE, run_pipeline, warehouse_dag
 
@@ -56,6 +86,7 @@ def timed_pipeline(ids: list[str], s, since: datetime, settle_s: float = 600) ->
     total = time.perf_counter() - start
     api = Airflow(s)
     dag_ids = [d for ds_id in ids for d in (f"land__{ds_id}", warehouse_dag(ds_id))]
+    logs = s.airflow_home / "logs"
     deadline = time.monotonic() + settle_s
     while any(r["state"] in ACTIVE for d in dag_ids for r in runs_since(api, d, since)):
         if time.monotonic() > deadline:
@@ -66,11 +97,13 @@ def timed_pipeline(ids: list[str], s, since: datetime, settle_s: float = 600) ->
         kind = "land" if dag_id.startswith("land__") else "warehouse"
         runs = runs_since(api, dag_id, since)
         seconds = [_seconds(r.get("start_date"), r.get("end_date")) for r in runs]
-        tasks = {r["dag_run_id"]: task_times(api, dag_id, r["dag_run_id"]) for r in runs}
+        tasks = {r["dag_run_id"]: task_times(api, dag_id, r["dag_run_id"], logs) for r in runs}
+        works = [t["work_seconds"] for run in tasks.values() for t in run.values()]
         dags[dag_id] = {
             "runs": len(runs),
             "seconds": sum(x for x in seconds if x is not None) if runs else None,
             "task_seconds": sum(t["seconds"] or 0 for run in tasks.values() for t in run.values()),
+            "work_seconds": None if None in works else sum(works),
             "ok": all(r["state"] == "success" for r in runs),
             "tasks": tasks,
         }

@@ -393,31 +393,40 @@ def _check_text(cells: list[pa.Array], words: _Words) -> None:
 
 def _check_rows(cells: list[pa.Array], header: Header, found: Plan) -> None:
     """Rows the row-by-row reader could judge otherwise: headings, footnotes, repeated headers."""
-    filled = None
-    present = []  # per cell: it has a value (empty cells are nulls already: null_values=[""])
-    for cell in cells:
-        size = pc.binary_length(cell)  # bytes: at least the characters csv counts
-        if (pc.max(size).as_py() or 0) > FIELD_LIMIT:
-            raise Fallback("a very long value")
-        has = pc.fill_null(pc.greater(size, 0), False)
-        present.append(has)
-        has = has.cast(pa.int8())
-        filled = has if filled is None else pc.add(filled, has)
+    sizes = [pc.binary_length(cell) for cell in cells]  # bytes: at least the characters csv counts
+    spans = [pc.min_max(size).as_py() for size in sizes]
+    if any((span["max"] or 0) > FIELD_LIMIT for span in spans):
+        raise Fallback("a very long value")
+    # A cell has a value unless it is null or empty (empty cells are nulls already: null_values=[""]).
+    full = [cell.null_count == 0 and (span["min"] or 0) > 0 for cell, span in zip(cells, spans, strict=True)]
+    present = [
+        None if whole else pc.fill_null(pc.greater(size, 0), False)
+        for whole, size in zip(full, sizes, strict=True)
+    ]
     sparse = 2 if len(cells) >= 3 else 0
-    if pc.any(pc.less_equal(filled, sparse)).as_py():
-        raise Fallback("a blank or sparse row (a heading?)")
-    if pc.all(present[0]).as_py():
+    if sum(full) <= sparse:  # else every row has more values than a heading: nothing to count
+        filled = None
+        for has in present:
+            if has is not None:
+                has = has.cast(pa.int8())
+                filled = has if filled is None else pc.add(filled, has)
+        if filled is None or pc.any(pc.less_equal(filled, sparse - sum(full))).as_py():
+            raise Fallback("a blank or sparse row (a heading?)")
+    if full[0]:
         first = cells[0]  # the usual case: every row's first cell has a value
     else:
         blank = pa.scalar(None, pa.string())
-        first = pc.coalesce(*[pc.if_else(has, c, blank) for has, c in zip(present, cells, strict=True)])
+        first = pc.coalesce(
+            *[c if has is None else pc.if_else(has, c, blank) for has, c in zip(present, cells, strict=True)]
+        )
     # The reader's own patterns, on each distinct first value of the file (once).
     for text in set(pc.unique(first).to_pylist()) - found.first_values:
         if FOOTNOTE.match(text) or (found.footer and found.footer.match(text)):
             raise Fallback("a row that may be a footnote or the end of the table")
         if len(found.first_values) < SEEN_WORDS_LIMIT:
             found.first_values.add(text)
-    if pc.any(pc.equal(pc.utf8_lower(cells[0]), header.names[0].lower())).as_py():
+    name = header.names[0].lower()
+    if pc.any(pc.equal(pc.utf8_lower(cells[0]), name)).as_py():
         raise Fallback("a repeated header")
 
 

@@ -115,7 +115,7 @@ def airflow_env(s: Settings | None = None) -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file(s)),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url(s),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata_url(s),  # psycopg 3 is async too: no asyncpg
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",  # a task's own lines (what it landed, skipped, refused) reach its log
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         # task logs hold rows and names from deliveries: the owner's alone (Airflow chmods them itself)
         "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": "0o700",
