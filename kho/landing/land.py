@@ -533,7 +533,8 @@ def _land_rows(
                         refused = Problem(
                             ds.id, name, record.source_row, issue.column, issue.expected, issue.found
                         )
-                    column, reason = issue.column, f"expected {issue.expected}, found {issue.found!r}"
+                    found = issue.found if isinstance(issue.found, Plain) else repr(issue.found)
+                    column, reason = issue.column, f"expected {issue.expected}, found {found}"
                 else:
                     problem = check_record(ds, record)
                     if problem is None:

@@ -86,6 +86,19 @@ def test_csv_rows_are_typed_and_keyed_by_catalog_name(tmp_path):
     assert all(not r.issues for r in records)
 
 
+def test_a_wrong_value_of_a_personal_column_is_never_shown_in_its_issue(tmp_path):
+    columns = [
+        *COLUMNS,
+        {"name": "birth_date", "type": "date", "personal_data": True, "source_names": ["Ngày sinh"]},
+    ]
+    text = "Tên đơn vị,Năm,Diện tích (ha),Ghi chú,Ngày sinh\nXã A,20x4,12,,31/02/1985\n"
+    (record,) = read_csv(tmp_path, text, dataset(columns))
+    shown = {i.column: i.found for i in record.issues}
+    assert shown["Năm"] == "20x4"  # not personal: the value helps the agency find it
+    assert "1985" not in shown["Ngày sinh"] and "personal data" in shown["Ngày sinh"]
+    assert record.raw["Ngày sinh"] == "31/02/1985"  # quarantine keeps the row as delivered
+
+
 def test_formula_like_text_lands_as_delivered(tmp_path):
     """Neutralising = + - @ is the publisher's job; raw keeps what the agency sent."""
     text = HEADER + 'Xã A,2024,1,"=HYPERLINK(""http://x"")"\nXã B,2024,1,@SUM(1)\n'

@@ -436,7 +436,7 @@ class TableReader:
             except Ambiguous:
                 unsure.append((names[pos], column, values[pos], cell))
             except Invalid as exc:
-                record.issues.append(Issue(names[pos], exc.expected, cell_text(cell)))
+                record.issues.append(Issue(names[pos], exc.expected, _shown(column, cell_text(cell))))
         if len(header.columns) < len(values):
             for pos, value in enumerate(values):
                 if (
@@ -477,8 +477,17 @@ class TableReader:
             try:
                 record.rows[0][column.name] = convert_text(text, column, self.decimals)
             except Invalid as exc:
-                record.issues.append(Issue(name, exc.expected, shown))
+                record.issues.append(Issue(name, exc.expected, _shown(column, shown)))
         return record
+
+
+PERSONAL_VALUE = Plain("a value not shown here (personal data)")
+
+
+def _shown(column: Column, found: str) -> str:
+    """A wrong value as messages show it: never one of a column holding personal data (the value stays in
+    quarantine, where only the data centre reads it)."""
+    return PERSONAL_VALUE if column.personal_data else found
 
 
 def _raw(row: Row, header: Header, sheet: Sheet) -> dict[str, str]:
