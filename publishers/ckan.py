@@ -715,7 +715,7 @@ class _Publisher:
         self.portal.write("datastore_create", resource_id=resource_id, force=True, fields=fields)
         _checkpoint("datastore_table")
         if self.datastore_url:
-            self.portal.writes += 1  # one COPY transaction
+            self.portal.actions.append("datastore COPY")  # one COPY transaction: a write, not through the API
             conn = self.shared.datastore_conn()
             _copy_into_datastore(conn, snapshot, table, resource_id, self.clock)
         else:

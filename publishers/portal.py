@@ -69,12 +69,15 @@ class Portal:
         self.ckan = ckan
         self.dataset_id = dataset_id
         self.retry = retry or Retry.from_env()
-        self.writes = 0
-        self.actions: list[str] = []  # the actions of write(), in order
+        self.actions: list[str] = []  # the writes made, in order
         if ckan.session is None:
             ckan.session = requests.Session()
         if _raise_when_unavailable not in ckan.session.hooks["response"]:
             ckan.session.hooks["response"].append(_raise_when_unavailable)
+
+    @property
+    def writes(self) -> int:
+        return len(self.actions)
 
     def read(self, action: str, **data: Any) -> Any:
         return self._call(action, data)
@@ -104,7 +107,6 @@ class Portal:
         **data: Any,
     ) -> Any:
         """A call that changes CKAN. ``recover`` (for creates) finds the object if a failed attempt made it."""
-        self.writes += 1
         self.actions.append(action)
         return self._call(action, data, files, recover)
 

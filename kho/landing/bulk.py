@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import reduce
 from itertools import islice
 from pathlib import Path
 from typing import IO
@@ -399,17 +400,14 @@ def _check_rows(cells: list[pa.Array], header: Header, found: Plan) -> None:
         raise Fallback("a very long value")
     # A cell has a value unless it is null or empty (empty cells are nulls already: null_values=[""]).
     full = [cell.null_count == 0 and (span["min"] or 0) > 0 for cell, span in zip(cells, spans, strict=True)]
-    present = [
-        None if whole else pc.fill_null(pc.greater(size, 0), False)
-        for whole, size in zip(full, sizes, strict=True)
-    ]
+
+    def has_value(p: int) -> pa.Array:
+        return pc.fill_null(pc.greater(sizes[p], 0), False)
+
     sparse = 2 if len(cells) >= 3 else 0
     if sum(full) <= sparse:  # else every row has more values than a heading: nothing to count
-        filled = None
-        for has in present:
-            if has is not None:
-                has = has.cast(pa.int8())
-                filled = has if filled is None else pc.add(filled, has)
+        counts = [has_value(p).cast(pa.int8()) for p, whole in enumerate(full) if not whole]
+        filled = reduce(pc.add, counts) if counts else None
         if filled is None or pc.any(pc.less_equal(filled, sparse - sum(full))).as_py():
             raise Fallback("a blank or sparse row (a heading?)")
     if full[0]:
@@ -417,7 +415,7 @@ def _check_rows(cells: list[pa.Array], header: Header, found: Plan) -> None:
     else:
         blank = pa.scalar(None, pa.string())
         first = pc.coalesce(
-            *[c if has is None else pc.if_else(has, c, blank) for has, c in zip(present, cells, strict=True)]
+            *[c if full[p] else pc.if_else(has_value(p), c, blank) for p, c in enumerate(cells)]
         )
     # The reader's own patterns, on each distinct first value of the file (once).
     for text in set(pc.unique(first).to_pylist()) - found.first_values:
@@ -425,8 +423,7 @@ def _check_rows(cells: list[pa.Array], header: Header, found: Plan) -> None:
             raise Fallback("a row that may be a footnote or the end of the table")
         if len(found.first_values) < SEEN_WORDS_LIMIT:
             found.first_values.add(text)
-    name = header.names[0].lower()
-    if pc.any(pc.equal(pc.utf8_lower(cells[0]), name)).as_py():
+    if pc.any(pc.equal(pc.utf8_lower(cells[0]), header.names[0].lower())).as_py():
         raise Fallback("a repeated header")
 
 

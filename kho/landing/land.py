@@ -428,18 +428,12 @@ def _land(
     started: datetime,
     progress: Callable[[int], None] | None,
 ) -> None:
-    from kho.landing import bulk  # Arrow (and pandas, which it loads): only when a delivery lands
-
     ensure_raw_table(conn, ds)
     # Quarantined rows wait in a spooled file (memory up to 8 MB, then disk) until the raw COPY is done:
     # one connection cannot run two COPYs at once, and a list could grow past the memory budget.
     with tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", encoding="utf-8") as held:
         try:
-            reasons = (
-                _land_bulk(conn, ds, path, name, report, started, held, progress)
-                if bulk.eligible(ds)
-                else None
-            )
+            reasons = _land_bulk(conn, ds, path, name, report, started, held, progress)
             if reasons is None:
                 report.method = "rows"
                 reasons = _land_rows(conn, ds, path, name, report, started, held, progress)
@@ -477,8 +471,10 @@ def _land_bulk(
     progress: Callable[[int], None] | None,
 ) -> dict[str, int] | None:
     """Land set-based (:mod:`kho.landing.bulk`); None, with nothing landed, when the file needs the row-by-row path."""
-    from kho.landing import bulk
+    from kho.landing import bulk  # Arrow (and pandas, which it loads): only when a delivery lands
 
+    if not bulk.eligible(ds):
+        return None
     try:
         with conn.transaction():  # a savepoint: a fallback leaves no trace
             delivered, quarantined, reasons = bulk.land(

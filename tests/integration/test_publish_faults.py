@@ -47,6 +47,19 @@ def proxy(ckan_site) -> Iterator[Callable[[Plan], FaultyProxy]]:
         p.server.server_close()
 
 
+def first_call(action: str, todo: str) -> Plan:
+    """A plan: the first call of ``action`` gets ``todo``, every other call is forwarded."""
+    once = {"done": False}
+
+    def plan(_n: int, seen: str) -> str:
+        if seen == action and not once["done"]:
+            once["done"] = True
+            return todo
+        return "forward"
+
+    return plan
+
+
 def through(p: FaultyProxy, site) -> RemoteCKAN:
     return RemoteCKAN(p.url, apikey=site.settings.ckan_api_token)
 
@@ -125,15 +138,7 @@ def test_a_lost_answer_never_makes_a_duplicate(ckan_site, mart, proxy, lost, uni
     agency = catalog().agencies["statistics_office"].model_copy(update={"id": f"test_agency_{unique}"})
     cat = Catalog(agencies={agency.id: agency}, datasets={})
     dataset = mart.dataset.model_copy(update={"agency": agency.id})
-    once = {"done": False}
-
-    def plan(_n: int, action: str) -> str:
-        if action == lost and not once["done"]:
-            once["done"] = True
-            return "lose"
-        return "forward"
-
-    faulty = proxy(plan)
+    faulty = proxy(first_call(lost, "lose"))
     try:
         result = publish(
             dataset,
@@ -160,15 +165,7 @@ def test_a_create_beaten_by_another_runs_create_leaves_one_of_each(ckan_site, ma
     """A killed run's create can still finish at CKAN after the next run looked and found nothing. The
     dataset's create is then refused (its name is taken) and the run carries on with the one made; a
     resource's is not (resources have no names), and the run removes the other resource at its end."""
-    once = {"done": False}
-
-    def plan(_n: int, action: str) -> str:
-        if action == made and not once["done"]:
-            once["done"] = True
-            return "twice"
-        return "forward"
-
-    beaten = proxy(plan)
+    beaten = proxy(first_call(made, "twice"))
     result = publish(
         mart.dataset, ckan_site.settings, ckan=through(beaten, ckan_site), retry=FAST, manifest=mart.manifest
     )
