@@ -76,6 +76,7 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
             "value": round(kho_rate),
             "unit": "rows/s",
             "seconds": round(landed["seconds"], 2),
+            "import_seconds": round(landed["import_seconds"], 2),  # Kho's modules, Arrow, pandas: not timed
         },
         "baseline": {
             "label": "psql \\copy",

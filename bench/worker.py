@@ -27,16 +27,22 @@ def rss_mb() -> float:
 
 def land(args: argparse.Namespace) -> dict:
     """``kho.landing.land.land_file`` on one file, as the landing DAG calls it."""
+    start = time.perf_counter()
     from kho.catalog import catalog
+    from kho.landing import bulk  # noqa: F401 (imported by the landing itself when a delivery lands)
     from kho.landing.land import land_file
 
-    catalog().dataset(args.dataset)  # the catalog is read before the clock starts, as in a DAG run
+    # The catalog is read and the modules imported before the clock starts, as in a worker that landed
+    # a delivery before: the landing is timed, not Python's start; the imports are reported apart.
+    catalog().dataset(args.dataset)
+    imports = time.perf_counter() - start
     before = rss_mb()
     start = time.perf_counter()
     report = land_file(args.dataset, Path(args.file))
     seconds = time.perf_counter() - start
     return {
         "seconds": seconds,
+        "import_seconds": imports,
         "status": report.status,
         "rows_delivered": report.rows_delivered,
         "rows_landed": report.rows_landed,

@@ -75,6 +75,10 @@ class Fallback(Exception):
     """This delivery needs the row-by-row path; the message says why (for logs and benchmarks)."""
 
 
+class _NotNfc(Exception):
+    """A UTF-8 delivery read as it came has text that is not in NFC: it is read again, normalized."""
+
+
 # What makes the caller fall back: ours, a refusal (the row-by-row path words it), a row Arrow cannot
 # parse, a value PostgreSQL rejects during the COPY.
 FALLBACK_ERRORS = (Fallback, DeliveryError, pa.ArrowInvalid, psycopg.errors.DataError)
@@ -97,6 +101,8 @@ class Plan:
     footer: re.Pattern[str] | None  # source.footer_pattern
     first_values: set[str] = field(default_factory=set)  # first values of rows, checked already
     name_keys: dict[str, _Names] = field(default_factory=dict)  # per matched column, for the whole file
+    as_delivered: bool = False  # UTF-8 passed to Arrow as it came, its text not yet known to be NFC
+    backslash: bool = False  # a backslash in the bytes read so far (the text COPY's escape character)
 
 
 def plan(ds: Dataset, path: Path, name: str) -> Plan:
@@ -128,13 +134,20 @@ def plan(ds: Dataset, path: Path, name: str) -> Plan:
     return Plan(encoding, delimiter, header, rows[first].line, lay.footer)
 
 
-class _Utf8(io.RawIOBase):
-    """The delivery decoded to NFC and re-encoded as UTF-8, for Arrow; lines bounded as the reader's."""
+class _Source(io.RawIOBase):
+    """The delivery as UTF-8 for Arrow, lines bounded as the reader's. A UTF-8 file goes as it came
+    (``as_delivered``: Arrow checks that it is UTF-8, :func:`_check_text` that its text is NFC); any other
+    encoding is decoded, put in NFC and encoded as UTF-8 again."""
 
-    def __init__(self, stream: IO[bytes], encoding: str, ds: str, name: str):
+    def __init__(self, stream: IO[bytes], found: Plan, ds: str, name: str):
         guard = LineGuard(stream, ds, name)
-        self.blocks = decode.utf8_blocks(guard.read, encoding, ds, name)
+        if found.as_delivered:
+            self.blocks: Iterator[bytes] = iter(lambda: guard.read(BATCH_BYTES), b"")
+        else:
+            self.blocks = decode.utf8_blocks(guard.read, found.encoding, ds, name)
+        self.found = found
         self.pending = memoryview(b"")
+        self.carriage_return = False  # the block before ended with one
 
     def readable(self) -> bool:
         return True
@@ -143,14 +156,28 @@ class _Utf8(io.RawIOBase):
         while not self.pending:
             data = next(self.blocks, None)
             if data is None:
+                if self.carriage_return:
+                    raise Fallback("a carriage return that does not end a line")
                 return 0
-            if b"\r" in data and b"\r" in data.replace(b"\r\n", b""):
-                raise Fallback("a carriage return that does not end a line")
+            self._scan(data)
             self.pending = memoryview(data)
         size = min(len(buffer), len(self.pending))
         buffer[:size] = self.pending[:size]
         self.pending = self.pending[size:]
         return size
+
+    def _scan(self, data: bytes) -> None:
+        """Carriage returns only before a line feed; a backslash seen? (Byte searches: memchr speed.)"""
+        returns = data.count(b"\r")
+        if returns or self.carriage_return:
+            if self.carriage_return and not data.startswith(b"\n"):
+                raise Fallback("a carriage return that does not end a line")
+            ends = data.endswith(b"\r")
+            if returns - ends != data.count(b"\r\n"):
+                raise Fallback("a carriage return that does not end a line")
+            self.carriage_return = ends
+        if not self.found.backslash and b"\\" in data:
+            self.found.backslash = True
 
 
 class _CopyThread(threading.Thread):
@@ -247,6 +274,40 @@ def land(
     copy_sql = sql.SQL("copy {} ({}) from stdin (format text, null '')").format(
         table, sql.SQL(", ").join(map(sql.Identifier, ["_source_row", *targets]))
     )
+    found.as_delivered = found.encoding in ("utf-8", "utf-8-sig")
+    try:
+        with conn.transaction():  # a savepoint, for a UTF-8 file whose text is not all NFC
+            counts = _copy(conn, copy_sql, ds, path, name, found, held, progress)
+    except _NotNfc:
+        held.seek(0)
+        held.truncate()
+        found.as_delivered = found.backslash = False
+        counts = _copy(conn, copy_sql, ds, path, name, found, held, progress)
+    conn.execute(
+        sql.SQL("alter table {} {}").format(
+            table,
+            sql.SQL(", ").join(
+                sql.SQL("alter column {} drop default").format(sql.Identifier(c)) for c in provenance
+            ),
+        )
+    )
+    return counts
+
+
+def _copy(
+    conn: psycopg.Connection,
+    copy_sql: sql.Composed,
+    ds: Dataset,
+    path: Path,
+    name: str,
+    found: Plan,
+    held: IO[str],
+    progress: Callable[[int], None] | None,
+) -> tuple[int, int, dict[str, int]]:
+    """Read, check and convert the delivery batch by batch while a thread writes the COPY."""
+    header = found.header
+    positions = sorted(header.columns)
+    names = {c.name: c.match for c in (header.columns[p] for p in positions) if c.match}
     delivered = quarantined = 0
     reasons: dict[str, int] = {}
     words = _Words(found.encoding)
@@ -273,21 +334,13 @@ def land(
             writer.close()
         if writer.error is not None:
             raise writer.error
-    conn.execute(
-        sql.SQL("alter table {} {}").format(
-            table,
-            sql.SQL(", ").join(
-                sql.SQL("alter column {} drop default").format(sql.Identifier(c)) for c in provenance
-            ),
-        )
-    )
     return delivered, quarantined, reasons
 
 
 def _batches(stream: IO[bytes], ds: Dataset, name: str, found: Plan) -> Iterator[pa.RecordBatch]:
     width = len(found.header.names)
     reader = pacsv.open_csv(
-        io.BufferedReader(_Utf8(stream, found.encoding, ds.id, name), BATCH_BYTES),
+        io.BufferedReader(_Source(stream, found, ds.id, name), BATCH_BYTES),
         read_options=pacsv.ReadOptions(
             use_threads=False,
             block_size=BATCH_BYTES,
@@ -307,7 +360,7 @@ def _batches(stream: IO[bytes], ds: Dataset, name: str, found: Plan) -> Iterator
             strings_can_be_null=True,
             null_values=[""],
             quoted_strings_can_be_null=False,
-            check_utf8=False,  # _Utf8 passes on decoded (so valid) UTF-8 only
+            check_utf8=found.as_delivered,  # else decoded by _Source, so valid UTF-8
         ),
     )
     yield from reader
@@ -327,7 +380,9 @@ def _convert(
     _check_rows(cells, header, found)
     # Typed columns hold ASCII only, or fall back on their pattern.
     _check_text(
-        [c for p, c in enumerate(cells) if p not in header.columns or header.columns[p].type == "text"], words
+        [c for p, c in enumerate(cells) if p not in header.columns or header.columns[p].type == "text"],
+        words,
+        found.as_delivered,
     )
     values: dict[str, pa.Array] = {}
     reason = column_of_reason = pa.nulls(batch.num_rows, pa.string())
@@ -338,7 +393,7 @@ def _convert(
         if cell is None:
             continue
         value = _without_missing(cell)
-        values[column.name] = _typed(value, column, ds)
+        values[column.name] = _typed(value, column, ds, found.backslash)
         failing: list[tuple[pa.Array, pa.Array | str]] = []
         if column.required:
             failing.append((pc.is_null(value), f"required column '{column.name}' is empty"))
@@ -370,8 +425,9 @@ def _convert(
     return (landed.filter(good) if held else landed), held
 
 
-def _check_text(cells: list[pa.Array], words: _Words) -> None:
-    """Text values to clean (the typed columns' patterns allow no spaces); words in another encoding?"""
+def _check_text(cells: list[pa.Array], words: _Words, as_delivered: bool = False) -> None:
+    """Text values to clean (the typed columns' patterns allow no spaces); words in another encoding?
+    Text ``as_delivered`` and not in NFC raises _NotNfc."""
     if not cells:
         return
     # One regular expression over each row's values joined by a separator (a value next to it must not
@@ -385,6 +441,12 @@ def _check_text(cells: list[pa.Array], words: _Words) -> None:
     # mojibake always has some (TCVN3 read as Latin-1: "Hµ Néi"), and so do foreign names.
     unusual = pc.match_substring_regex(joined, UNUSUAL)
     if pc.any(unusual).as_py():
+        # ASCII and Vietnamese letters are NFC whatever follows them: only rows with another character
+        # can be otherwise (decomposed accents: "tổ hợp" Unicode).
+        if as_delivered:
+            rows = joined.filter(unusual)
+            if not pc.all(pc.equal(rows, pc.utf8_normalize(rows, "NFC"))).as_py():
+                raise _NotNfc
         for cell in cells:
             words.check(cell.filter(unusual))
     elif not words.utf8:
@@ -435,11 +497,12 @@ def _without_missing(cell: pa.Array) -> pa.Array:
     return pc.if_else(missing, pa.scalar(None, pa.string()), cell) if pc.any(missing).as_py() else cell
 
 
-def _typed(value: pa.Array, column: Column, ds: Dataset) -> pa.Array:
-    """The column's values as PostgreSQL reads them unchanged, or Fallback if one needs converting."""
+def _typed(value: pa.Array, column: Column, ds: Dataset, backslash: bool = True) -> pa.Array:
+    """The column's values as PostgreSQL reads them unchanged, or Fallback if one needs converting.
+    ``backslash``: the file may have one (else no text value needs escaping)."""
     kind = column.type
     if kind == "text":
-        if pc.any(pc.match_substring(value, "\\")).as_py():  # the text COPY's escape character
+        if backslash and pc.any(pc.match_substring(value, "\\")).as_py():  # the text COPY's escape character
             return pc.replace_substring(value, "\\", "\\\\")
         return value
     if column.formats and kind in ("date", "timestamp"):

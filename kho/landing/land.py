@@ -22,6 +22,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -217,14 +218,19 @@ def _folder_lock(folder: Path, how: int) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def take(path: Path, dataset: str, s: Settings) -> Taken:
+def take(
+    path: Path, dataset: str, s: Settings, hashed: tuple[int, str, Callable[[], bool]] | None = None
+) -> Taken:
     """Copy the delivery into the archive under its sha256 and make the copy durable; what was taken.
 
     One read of the opened file both hashes and copies it, so the archive holds exactly the bytes hashed.
+    ``hashed``: the delivery opened and hashed already (its file descriptor, left open; its sha256; whether
+    it is unchanged since): the kernel copies it (``copy_file_range``), and a file changed meanwhile
+    raises :class:`Changed`, nothing archived.
     The copy (mode 600, in folders of mode 700) and the folders naming it are fsynced before anything may
     remove the delivered file. A copy already archived under the same sha256 is kept as it is.
     """
-    fd, opened = _open_delivery(path, dataset)
+    fd, opened = (hashed[0], os.fstat(hashed[0])) if hashed else _open_delivery(path, dataset)
     try:
         root = _private_dir(s.archive_dir)
         folder = _private_dir(root / dataset)
@@ -236,14 +242,20 @@ def take(path: Path, dataset: str, s: Settings) -> Taken:
             fcntl.flock(tmp_fd, fcntl.LOCK_EX)
         tmp = Path(tmp_name)
         try:
-            digest = hashlib.sha256()
             with os.fdopen(tmp_fd, "wb") as out:
-                for chunk in iter(lambda: os.read(fd, 1 << 20), b""):
-                    digest.update(chunk)
-                    out.write(chunk)
+                if hashed:
+                    _copy_file(fd, out.fileno(), opened.st_size)
+                    sha = hashed[1]
+                    if not hashed[2]():
+                        raise Changed(path)
+                else:
+                    digest = hashlib.sha256()
+                    for chunk in iter(lambda: os.read(fd, 1 << 20), b""):
+                        digest.update(chunk)
+                        out.write(chunk)
+                    sha = digest.hexdigest()
                 out.flush()
                 os.fsync(out.fileno())
-                sha = digest.hexdigest()
                 shelf = _private_dir(folder / sha[:2])
                 target = shelf / f"{sha}{path.suffix.lower()[:10]}"
                 if target.exists():
@@ -264,8 +276,25 @@ def take(path: Path, dataset: str, s: Settings) -> Taken:
             raise
         raise _archive_full(dataset, path, opened.st_size, s.archive_dir, exc) from None
     finally:
-        os.close(fd)
+        if not hashed:
+            os.close(fd)
     return Taken(sha, target, opened.st_dev, opened.st_ino, opened.st_size, opened.st_mtime_ns)
+
+
+class Changed(Exception):
+    """The delivered file was written to while it was being archived or landed."""
+
+
+def _copy_file(source: int, target: int, size: int) -> None:
+    """``size`` bytes from the start of ``source`` to ``target``, in the kernel where it can."""
+    done = 0
+    try:
+        while done < size and (n := os.copy_file_range(source, target, size - done, done)):
+            done += n
+    except OSError as exc:  # a file system that cannot (EXDEV, ENOSYS, EINVAL...): copied through here
+        log.debug("copy_file_range: %s", exc)
+    while done < size and (chunk := os.pread(source, min(1 << 20, size - done), done)):
+        done += os.write(target, chunk)
 
 
 FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -349,19 +378,67 @@ def land_file(
 ) -> LoadReport:
     """Land one delivered file for ``dataset_id``; raise ``DeliveryError`` if it is refused.
 
-    The file is archived first, so even a refused delivery is kept (``taken``: archived already, by
-    :func:`land_inbox`; what lands is read from the archive copy). A file whose sha256 already landed is
-    skipped, unless ``replace``: then it lands again (as the catalog now reads it) and, in the same
+    Every delivery is archived under its sha256 (``taken``: archived already, by :func:`land_inbox`; what
+    lands is read from the archive copy), so even a refused one is kept. A file whose sha256 already landed
+    is skipped, unless ``replace``: then it lands again (as the catalog now reads it) and, in the same
     transaction, the earlier load is marked ``superseded`` and its raw rows are deleted, so staging and
     the marts see the new rows only; ``kho_meta.loads`` keeps both loads.
+
+    A file not archived yet is hashed first, then copied into the archive by a thread while it lands from
+    the file itself; the load commits once the copy is durable and the file is unchanged (size, times).
+    A file written to meanwhile is taken again (hashed as it is copied) and lands from that copy.
     """
     s = s or settings()
     ds = catalog().dataset(dataset_id)
     name = safe_file_name(source_name or path.name)
     if not path.is_file():
         raise DeliveryError(Problem(ds.id, name, None, None, "a readable file", Plain(f"nothing at {path}")))
-    sha, archived = (taken.sha256, taken.path) if taken else archive(path, ds.id, s)
-    report = LoadReport(ds.id, name, sha, "landed", archived_path=str(archived))
+    if taken:
+        return _land_file(ds, name, taken.path, taken.sha256, lambda: taken, s, progress, replace)
+    fd, opened = _open_delivery(path, ds.id)
+    try:
+        sha = _sha256(fd)
+        unchanged = lambda: _state(os.fstat(fd)) == _state(opened)  # noqa: E731
+        with ThreadPoolExecutor(1, thread_name_prefix="kho-archive") as pool:
+            archiving = pool.submit(take, path, ds.id, s, (fd, sha, unchanged))
+            # /proc/self/fd: the file opened above, read afresh, whatever its path now names
+            report = _land_file(
+                ds, name, Path(f"/proc/self/fd/{fd}"), sha, archiving.result, s, progress, replace, unchanged
+            )
+    except Changed:
+        report = None
+    finally:
+        os.close(fd)
+    if report is None or report.status == "changed":  # written to meanwhile: taken as it is now, then landed
+        log.info("%s: %s changed while it was landing; landing it again", ds.id, name)
+        return land_file(dataset_id, path, source_name, s, progress, replace, taken=take(path, ds.id, s))
+    return report
+
+
+def _sha256(fd: int) -> str:
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: os.read(fd, 1 << 20), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _land_file(
+    ds: Dataset,
+    name: str,
+    source: Path,
+    sha: str,
+    archived: Callable[[], Taken],
+    s: Settings,
+    progress: Callable[[int], None] | None,
+    replace: bool,
+    unchanged: Callable[[], bool] = lambda: True,
+) -> LoadReport:
+    """:func:`land_file` once the file's sha256 is known: ``archived`` waits for its archive copy,
+    ``unchanged`` says whether the file read is still the one hashed (else the status is "changed")."""
+    report = LoadReport(ds.id, name, sha, "landed")
+
+    def wait_for_archive() -> None:
+        report.archived_path = str(archived().path)
 
     with psycopg.connect(s.warehouse_url) as conn:
         ensure_meta_schema(conn)
@@ -375,15 +452,20 @@ def land_file(
             [ds.id, sha],
         ).fetchone()
         if already and not replace:
-            report.status, report.load_id = "skipped", already[0]
+            wait_for_archive()
+            report.status, report.load_id = ("skipped", already[0]) if unchanged() else ("changed", None)
             return report
 
         report.load_id = str(uuid.uuid4())
         started = datetime.now(UTC)
         try:
-            _land(conn, ds, archived, name, report, started, progress)
+            _land(conn, ds, source, name, report, started, progress)
         except DeliveryError as exc:
             conn.rollback()
+            wait_for_archive()
+            if not unchanged():
+                report.status = "changed"
+                return report
             report.status, report.error = "refused", str(exc)
             report.rows_delivered = report.rows_landed = report.rows_quarantined = 0
             _record_load(conn, report, started)
@@ -391,6 +473,11 @@ def land_file(
             conn.commit()
             exc.report = report
             raise
+        wait_for_archive()  # durable before the load commits; a failure rolls the landing back
+        if not unchanged():
+            conn.rollback()
+            report.status = "changed"
+            return report
         if already:
             _supersede(conn, ds, already[0], report)
         _record_load(conn, report, started)

@@ -9,7 +9,9 @@ to clean or convert must go row by row.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import unicodedata
 
 import pytest
 from psycopg import sql
@@ -134,6 +136,12 @@ CLEAN = {
     "TCVN3": {"encoding": "tcvn3"},
     "a dash for no value": {"edit": set_cell(11, 8, "-")},
     "a backslash in a value": {"edit": set_cell(13, 3, r"Viettel\Telecom \N")},
+    # Unikey's "Unicode tổ hợp": accents as combining marks. A UTF-8 file goes to Arrow as it came, so
+    # text not in NFC is found in its batch and the file is read again, normalized.
+    "decomposed accents": {"edit": lambda rows: [[unicodedata.normalize("NFD", c) for c in r] for r in rows]},
+    "one decomposed name deep in the file": {
+        "edit": lambda rows: [*rows[:60], [unicodedata.normalize("NFD", c) for c in rows[60]], *rows[61:]]
+    },
 }
 
 
@@ -186,3 +194,38 @@ def test_anything_to_clean_or_judge_goes_row_by_row_with_the_same_result(
     path = telecom(tmp_path, "telecom_variant.csv", NEEDS_ROWS[variant])
     report, _ = both_ways(warehouse, s, monkeypatch, "digital_infrastructure", path)
     assert report.method == "rows"
+
+
+def test_a_file_written_to_while_it_lands_lands_as_it_is_in_the_end(stack, warehouse, tmp_path):
+    """A file lands while a thread copies it into the archive. One written to meanwhile (here a row is
+    appended once the first batch is read) is taken again: the load, its sha256 and the archive copy all
+    hold the file as it is in the end, and nothing is recorded for the bytes first hashed."""
+    s, _ = stack
+    path = telecom(tmp_path, "telecom_growing.csv", set_cell(17, 3, "Viettel Telecom"))
+    first = path.read_bytes()
+    last_row = first.splitlines(keepends=True)[-1]
+    grown = first + last_row
+    for content in (first, grown):
+        forget(warehouse, "digital_infrastructure", None, hashlib.sha256(content).hexdigest())
+    whole = land_file("digital_infrastructure", path, s=s)  # how many rows the file has, unchanged
+    forget(warehouse, "digital_infrastructure", whole.load_id, whole.file_sha256)
+
+    def append_once(_rows: int) -> None:
+        if path.read_bytes() == first:
+            with path.open("ab") as out:
+                out.write(last_row)
+
+    report = land_file("digital_infrastructure", path, s=s, progress=append_once)
+    try:
+        assert path.read_bytes() == grown
+        assert report.status == "landed" and report.method == "bulk"
+        assert report.file_sha256 == hashlib.sha256(grown).hexdigest()
+        with open(report.archived_path, "rb") as archived:
+            assert archived.read() == grown
+        assert report.rows_delivered == whole.rows_delivered + 1
+        rows, _ = landed(warehouse, "digital_infrastructure", report.load_id)
+        assert len(rows) == report.rows_landed == report.rows_delivered
+        loads = "select count(*) from kho_meta.loads where file_sha256 = %s"
+        assert warehouse.execute(loads, [whole.file_sha256]).fetchone()[0] == 0
+    finally:
+        forget(warehouse, "digital_infrastructure", report.load_id, report.file_sha256)
