@@ -55,14 +55,15 @@ def build_land_dag(ds: Dataset):
     )
     def land_dataset():
         @task(outlets=[raw_asset(ds.id)])
-        def land() -> list[dict]:
+        def land(fetched: str | None = None) -> list[dict]:
             """Land every complete delivery waiting in the inbox (a delivery already landed is skipped). A file
-            that cannot be landed now stays in the inbox; if nothing landed, the task fails and is retried."""
+            that cannot be landed now stays in the inbox; if nothing landed, the task fails and is retried.
+            ``fetched``: the file the fetch task wrote, complete already."""
             from airflow.sdk.exceptions import AirflowSkipException
 
             import flow
 
-            reports = flow.land(ds.id)
+            reports = flow.land(ds.id, fetched=fetched)
             for r in reports:
                 print(f"{r['dataset']}: {r['source_file']}: {r['status']} {r.get('error') or ''}")
             failed = flow.failed(reports)
@@ -85,7 +86,6 @@ def build_land_dag(ds: Dataset):
                 raise ValueError("refused or not landed deliveries:\n" + "\n".join(problems))
             return results
 
-        landed = land()
         if ds.source.kind != "inbox":
 
             @task(execution_timeout=timedelta(seconds=ds.source.deadline_s) + FETCH_MARGIN)
@@ -97,7 +97,9 @@ def build_land_dag(ds: Dataset):
                 print(f"{ds.id}: fetched {path}")
                 return str(path) if path else None
 
-            fetch() >> landed
+            landed = land(fetch())
+        else:
+            landed = land()
         validate_raw(landed)
 
     return land_dataset()

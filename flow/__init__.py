@@ -4,6 +4,8 @@ neither imports the other's way up."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from kho.catalog import catalog
 from kho.errors import QualityGateError
 from kho.landing.land import LoadReport, land_inbox
@@ -11,9 +13,11 @@ from kho.settings import Settings, settings
 from kho.validating.gate import gate_failures, record_blocked
 
 
-def land(dataset_id: str, s: Settings | None = None) -> list[dict]:
-    """Land every waiting delivery; a list of load reports (as dicts, for XCom)."""
-    return [r.as_dict() for r in land_inbox(dataset_id, s)]
+def land(dataset_id: str, s: Settings | None = None, fetched: str | None = None) -> list[dict]:
+    """Land every waiting delivery; a list of load reports (as dicts, for XCom). ``fetched``: the file this
+    run's fetch renamed into the inbox, complete already (no wait for it to settle)."""
+    names = [Path(fetched).name] if fetched else []
+    return [r.as_dict() for r in land_inbox(dataset_id, s, fetched=names)]
 
 
 def refused(reports: list[dict]) -> list[str]:

@@ -21,7 +21,7 @@ import stat
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -901,7 +901,10 @@ NEVER_TAKEN = (".part", ".tmp")  # names of files still being written; so are na
 
 
 def land_inbox(
-    dataset_id: str, s: Settings | None = None, stable_seconds: float | None = None
+    dataset_id: str,
+    s: Settings | None = None,
+    stable_seconds: float | None = None,
+    fetched: Collection[str] = (),
 ) -> list[LoadReport]:
     """Land every complete file waiting in the dataset's inbox, oldest first; each landed or refused file
     leaves the inbox.
@@ -909,7 +912,8 @@ def land_inbox(
     Only regular files are read: a symbolic link, folder, pipe or device is refused unread (the entry is
     removed, a folder left). Only complete files are taken: not a name starting with "." or ending in
     ".part"/".tmp" (write under such a name, then rename), and only once its size and modification time
-    have not changed for ``stable_seconds`` (``KHO_INBOX_STABLE_SECONDS``). Refused deliveries are
+    have not changed for ``stable_seconds`` (``KHO_INBOX_STABLE_SECONDS``), except the files named in
+    ``fetched``: Kho's own fetch wrote them whole before renaming them in. Refused deliveries are
     reported, not raised, so one bad file does not hold back the others; neither does a file that cannot
     be landed now (the database unreachable, a disk error): it stays in the inbox, reported ``failed``,
     and is tried again next run. The file removed is the one archived: same file (device, inode), same
@@ -923,7 +927,7 @@ def land_inbox(
         reports.append(LoadReport(dataset_id, safe_file_name(path.name), "", "refused", error=str(error)))
         if not stat.S_ISDIR(mode):
             path.unlink(missing_ok=True)  # the link, pipe or device node itself, never what it points to
-    for path in complete_files(s.inbox_dir / dataset_id, stable):
+    for path in complete_files(s.inbox_dir / dataset_id, stable, fetched):
         reports.append(_land_waiting(dataset_id, path, s))
     return reports
 
@@ -953,13 +957,15 @@ def _state(st: os.stat_result) -> tuple[int, int, int, int, int]:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
-def complete_files(inbox: Path, stable_seconds: float) -> list[Path]:
-    """The regular files of the inbox unchanged for ``stable_seconds``, oldest first. A file modified more
-    recently is watched that long (once, for all of them) and left for the next run if it changed."""
+def complete_files(inbox: Path, stable_seconds: float, fetched: Collection[str] = ()) -> list[Path]:
+    """The regular files of the inbox unchanged for ``stable_seconds`` (or named in ``fetched``: complete
+    when they were renamed in), oldest first. A file modified more recently is watched that long (once, for
+    all of them) and left for the next run if it changed."""
     files = [(p, st) for p, st in _candidates(inbox) if stat.S_ISREG(st.st_mode)]
     now = time.time()
-    ready = [(p, st) for p, st in files if now - st.st_mtime >= stable_seconds]
-    recent = [(p, st) for p, st in files if now - st.st_mtime < stable_seconds]
+    settled = [now - st.st_mtime >= stable_seconds or p.name in fetched for p, st in files]
+    ready = [f for f, ok in zip(files, settled, strict=True) if ok]
+    recent = [f for f, ok in zip(files, settled, strict=True) if not ok]
     if recent:
         time.sleep(stable_seconds)
         for path, before in recent:

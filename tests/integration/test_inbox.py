@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+import kho.landing.land as land_module
 from kho.landing.land import land_inbox, release, take
 from kho.settings import REPO
 
@@ -212,3 +213,32 @@ def test_only_the_file_archived_is_removed(s, warehouse):
 
     taken = take(path, DATASET, s)
     assert release(path, taken) and not path.exists()
+
+
+def test_a_file_the_fetch_renamed_in_is_taken_without_waiting(s, warehouse, monkeypatch):
+    """A pull source's fetch writes the whole file, then renames it into the inbox: the landing after it
+    takes that file at once. A file an agency put there as recently is still watched before it is taken."""
+    slept: list[float] = []
+
+    class Clock:
+        """The landing module's clock, recording how long it waits for files to settle."""
+
+        def __getattr__(self, name):
+            return getattr(time, name)
+
+        def sleep(self, seconds: float) -> None:
+            slept.append(seconds)
+            time.sleep(seconds)
+
+    monkeypatch.setattr(land_module, "time", Clock())
+    inbox = s.inbox_dir / DATASET
+    inbox.mkdir(parents=True)
+    fetched, dropped = variant(41), variant(42)
+    forget(warehouse, fetched)
+    forget(warehouse, dropped)
+    (inbox / "crop_statistics-fetched.csv").write_bytes(fetched)
+    (report,) = land_inbox(DATASET, s, stable_seconds=2, fetched=["crop_statistics-fetched.csv"])
+    assert (report.status, report.source_file, slept) == ("landed", "crop_statistics-fetched.csv", [])
+    (inbox / "dropped.csv").write_bytes(dropped)
+    (report,) = land_inbox(DATASET, s, stable_seconds=2, fetched=["crop_statistics-fetched.csv"])
+    assert (report.status, report.source_file, slept) == ("landed", "dropped.csv", [2])
