@@ -45,6 +45,7 @@ BATCH_BYTES = 2 << 20  # Arrow reads the file in blocks of about this size
 QUEUED_BATCHES = 3  # batches waiting for the COPY thread: memory stays near (2 + this) x BATCH_BYTES
 FIELD_LIMIT = 128 * 1024  # csv.field_size_limit(): the row-by-row reader refuses longer fields
 SEEN_WORDS_LIMIT = 1_000_000  # distinct words remembered per file for the encoding check
+UTF8 = ("utf-8", "utf-8-sig")  # the names kho.landing.decode gives UTF-8 (with a BOM: -sig)
 
 # Anything str.split() splits at other than a single space, edge spaces, double spaces, the invisible
 # characters clean_text removes, control characters and quotes: a value with one needs the row-by-row path.
@@ -170,10 +171,8 @@ class _Source(io.RawIOBase):
         """Carriage returns only before a line feed; a backslash seen? (Byte searches: memchr speed.)"""
         returns = data.count(b"\r")
         if returns or self.carriage_return:
-            if self.carriage_return and not data.startswith(b"\n"):
-                raise Fallback("a carriage return that does not end a line")
-            ends = data.endswith(b"\r")
-            if returns - ends != data.count(b"\r\n"):
+            ends = data.endswith(b"\r")  # its line feed starts the next block
+            if (self.carriage_return and not data.startswith(b"\n")) or returns - ends != data.count(b"\r\n"):
                 raise Fallback("a carriage return that does not end a line")
             self.carriage_return = ends
         if not self.found.backslash and b"\\" in data:
@@ -215,7 +214,7 @@ class _Words:
     """
 
     def __init__(self, encoding: str):
-        self.utf8 = encoding in ("utf-8", "utf-8-sig")
+        self.utf8 = encoding in UTF8
         self.seen: set[str] = set()
 
     def check(self, column: pa.Array) -> None:
@@ -274,15 +273,15 @@ def land(
     copy_sql = sql.SQL("copy {} ({}) from stdin (format text, null '')").format(
         table, sql.SQL(", ").join(map(sql.Identifier, ["_source_row", *targets]))
     )
-    found.as_delivered = found.encoding in ("utf-8", "utf-8-sig")
+    found.as_delivered = found.encoding in UTF8
     try:
         with conn.transaction():  # a savepoint, for a UTF-8 file whose text is not all NFC
-            counts = _copy(conn, copy_sql, ds, path, name, found, held, progress)
+            counts = _copy(conn, copy_sql, ds, path, name, found, positions, names, held, progress)
     except _NotNfc:
         held.seek(0)
         held.truncate()
         found.as_delivered = found.backslash = False
-        counts = _copy(conn, copy_sql, ds, path, name, found, held, progress)
+        counts = _copy(conn, copy_sql, ds, path, name, found, positions, names, held, progress)
     conn.execute(
         sql.SQL("alter table {} {}").format(
             table,
@@ -301,13 +300,12 @@ def _copy(
     path: Path,
     name: str,
     found: Plan,
+    positions: list[int],  # of the catalog's columns in the file
+    names: dict[str, str],  # matched column -> what it names
     held: IO[str],
     progress: Callable[[int], None] | None,
 ) -> tuple[int, int, dict[str, int]]:
     """Read, check and convert the delivery batch by batch while a thread writes the COPY."""
-    header = found.header
-    positions = sorted(header.columns)
-    names = {c.name: c.match for c in (header.columns[p] for p in positions) if c.match}
     delivered = quarantined = 0
     reasons: dict[str, int] = {}
     words = _Words(found.encoding)

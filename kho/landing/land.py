@@ -398,28 +398,33 @@ def land_file(
     fd, opened = _open_delivery(path, ds.id)
     try:
         sha = _sha256(fd)
-        unchanged = lambda: _state(os.fstat(fd)) == _state(opened)  # noqa: E731
+
+        def unchanged() -> bool:
+            return _state(os.fstat(fd)) == _state(opened)
+
         with ThreadPoolExecutor(1, thread_name_prefix="kho-archive") as pool:
             archiving = pool.submit(take, path, ds.id, s, (fd, sha, unchanged))
+
+            def archived() -> Taken:
+                """The archive copy, once the file is known unchanged since it was hashed (else Changed)."""
+                done = archiving.result()
+                if not unchanged():
+                    raise Changed(path)
+                return done
+
             # /proc/self/fd: the file opened above, read afresh, whatever its path now names
-            report = _land_file(
-                ds, name, Path(f"/proc/self/fd/{fd}"), sha, archiving.result, s, progress, replace, unchanged
-            )
-    except Changed:
-        report = None
+            return _land_file(ds, name, Path(f"/proc/self/fd/{fd}"), sha, archived, s, progress, replace)
+    except Changed:  # written to meanwhile: nothing committed; taken as it is now, then landed
+        log.info("%s: %s changed while it was landing; landing it again", ds.id, name)
     finally:
         os.close(fd)
-    if report is None or report.status == "changed":  # written to meanwhile: taken as it is now, then landed
-        log.info("%s: %s changed while it was landing; landing it again", ds.id, name)
-        return land_file(dataset_id, path, source_name, s, progress, replace, taken=take(path, ds.id, s))
-    return report
+    return land_file(dataset_id, path, source_name, s, progress, replace, taken=take(path, ds.id, s))
 
 
 def _sha256(fd: int) -> str:
-    digest = hashlib.sha256()
-    for chunk in iter(lambda: os.read(fd, 1 << 20), b""):
-        digest.update(chunk)
-    return digest.hexdigest()
+    """The sha256 of what ``fd`` reads from its position on."""
+    with os.fdopen(fd, "rb", buffering=0, closefd=False) as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _land_file(
@@ -431,10 +436,9 @@ def _land_file(
     s: Settings,
     progress: Callable[[int], None] | None,
     replace: bool,
-    unchanged: Callable[[], bool] = lambda: True,
 ) -> LoadReport:
-    """:func:`land_file` once the file's sha256 is known: ``archived`` waits for its archive copy,
-    ``unchanged`` says whether the file read is still the one hashed (else the status is "changed")."""
+    """:func:`land_file` once the file's sha256 is known: ``archived`` waits for its archive copy (and may
+    raise :class:`Changed`, which rolls the landing back)."""
     report = LoadReport(ds.id, name, sha, "landed")
 
     def wait_for_archive() -> None:
@@ -453,7 +457,7 @@ def _land_file(
         ).fetchone()
         if already and not replace:
             wait_for_archive()
-            report.status, report.load_id = ("skipped", already[0]) if unchanged() else ("changed", None)
+            report.status, report.load_id = "skipped", already[0]
             return report
 
         report.load_id = str(uuid.uuid4())
@@ -463,9 +467,6 @@ def _land_file(
         except DeliveryError as exc:
             conn.rollback()
             wait_for_archive()
-            if not unchanged():
-                report.status = "changed"
-                return report
             report.status, report.error = "refused", str(exc)
             report.rows_delivered = report.rows_landed = report.rows_quarantined = 0
             _record_load(conn, report, started)
@@ -474,10 +475,6 @@ def _land_file(
             exc.report = report
             raise
         wait_for_archive()  # durable before the load commits; a failure rolls the landing back
-        if not unchanged():
-            conn.rollback()
-            report.status = "changed"
-            return report
         if already:
             _supersede(conn, ds, already[0], report)
         _record_load(conn, report, started)
@@ -795,11 +792,8 @@ def _lines(first: list[int], rows: int, shown: int) -> str:
 
 
 def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 UNKNOWN_NAME = re.compile(r"^(unknown \w+ name) (.+?)(?:; nearest known: (.*))?$", re.DOTALL)
@@ -1042,10 +1036,7 @@ def release(path: Path, taken: Taken) -> bool:
             taken.mtime_ns,
         ) or not stat.S_ISREG(st.st_mode):
             return False
-        digest = hashlib.sha256()
-        for chunk in iter(lambda: os.read(fd, 1 << 20), b""):
-            digest.update(chunk)
-        if digest.hexdigest() != taken.sha256:
+        if _sha256(fd) != taken.sha256:
             return False
         current = os.lstat(path)  # the name still names the file just hashed
         if (current.st_dev, current.st_ino) != (st.st_dev, st.st_ino):
