@@ -37,11 +37,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="rows of the file profiled stage by stage (0: no profile)",
     )
     group.add_argument("--profile", action="store_true", help="profile even when the target is met")
+    group.add_argument(
+        "--csv-repeat",
+        type=int,
+        default=common.env_int("KHO_BENCH_CSV_REPEAT", 2),
+        metavar="N",
+        help="landings of each side per run, alternating; the best of each is kept",
+    )
 
 
 def small(opts: argparse.Namespace) -> None:
     opts.csv_rows = min(opts.csv_rows, 20_000)
     opts.profile_rows = min(opts.profile_rows, 5_000)
+    opts.csv_repeat = 1
 
 
 def run(opts: argparse.Namespace, workdir: Path) -> dict:
@@ -53,15 +61,23 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
     rows = generated["rows"]
     url = common.ensure_postgres()
 
-    common.forget_dataset(DATASET, common.AGENCY)
-    try:
-        kho = common.run_child(["land", "--dataset", DATASET, "--file", str(delivery)], workdir, env, "land")
-        landed = kho.result
-        if landed["status"] != "landed" or landed["rows_landed"] != rows:
-            raise RuntimeError(f"the delivery did not land whole: {landed}")
-        psql_seconds = _psql_copy(url, delivery)
-    finally:
+    landed: dict = {}
+    psql_seconds = float("inf")
+    for _ in range(max(opts.csv_repeat, 1)):  # interleaved: the machine is shared, its speed drifts
         common.forget_dataset(DATASET, common.AGENCY)
+        try:
+            common.checkpoint(url)  # neither side pays for writing out the other's rows
+            kho = common.run_child(
+                ["land", "--dataset", DATASET, "--file", str(delivery)], workdir, env, "land"
+            )
+            if kho.result["status"] != "landed" or kho.result["rows_landed"] != rows:
+                raise RuntimeError(f"the delivery did not land whole: {kho.result}")
+            if not landed or kho.result["seconds"] < landed["seconds"]:
+                landed = kho.result
+            common.checkpoint(url)
+            psql_seconds = min(psql_seconds, _psql_copy(url, delivery))
+        finally:
+            common.forget_dataset(DATASET, common.AGENCY)
 
     kho_rate = rows / landed["seconds"]
     psql_rate = rows / psql_seconds
@@ -70,7 +86,7 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
         "benchmark": NUMBER,
         "name": "land_csv",
         "title": "Landing a CSV delivery: kho.landing.land.land_file vs psql \\copy",
-        "sizes": {"rows": rows, "bytes": generated["bytes"], "match": level},
+        "sizes": {"rows": rows, "bytes": generated["bytes"], "match": level, "repeat": opts.csv_repeat},
         "project": {
             "label": "land_file",
             "value": round(kho_rate),
@@ -95,15 +111,26 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
 
 
 def _psql_copy(url: str, delivery: Path) -> float:
-    """Create the baseline table (the raw table's shape) and time psql's client-side COPY of the file."""
+    """Create the baseline table (the raw table's shape) and time psql's client-side COPY of the file.
+
+    psql copies the file's columns only; the provenance columns take what a load into the raw table holds
+    in every row (a load id, the file's name and sha256, the time), as column defaults, so both tables get
+    rows of the same size (but for the name key, which psql cannot compute and leaves empty, and the
+    source row, 0 for every row: an integer either way).
+    """
+    import hashlib
+    import uuid
+
     import psycopg
 
     from kho.landing.land import PG_TYPES, PROVENANCE
 
+    with delivery.open("rb") as f:
+        sha = hashlib.file_digest(f, "sha256").hexdigest()  # not timed: psql is not asked to archive
     defaults = {
-        "_load_id": "'psql'",
-        "_source_file": "''",
-        "_file_sha256": "''",
+        "_load_id": f"'{uuid.uuid4()}'",
+        "_source_file": f"'{delivery.name}'",
+        "_file_sha256": f"'{sha}'",
         "_source_row": "0",
         "_loaded_at": "now()",
     }

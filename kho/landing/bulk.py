@@ -18,6 +18,7 @@ from itertools import islice
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -42,6 +43,8 @@ from kho.landing.readers.tabular import (
 from kho.landing.values import FALSE_WORDS, MISSING, TRUE_WORDS
 
 BATCH_BYTES = 2 << 20  # Arrow reads the file in blocks of about this size
+HEAD_BYTES = 16 << 10  # read at a time while the header is looked for
+FIRST_READ_BYTES = 64 << 10  # Arrow's first read of the delivery: see _Ramp
 QUEUED_BATCHES = 3  # batches waiting for the COPY thread: memory stays near (2 + this) x BATCH_BYTES
 FIELD_LIMIT = 128 * 1024  # csv.field_size_limit(): the row-by-row reader refuses longer fields
 SEEN_WORDS_LIMIT = 1_000_000  # distinct words remembered per file for the encoding check
@@ -115,7 +118,7 @@ def plan(ds: Dataset, path: Path, name: str) -> Plan:
         stream.seek(0)
         encoding = decode.encoding_of(stream, source.encoding, ds.id, name)
         stream.seek(0)
-        lines = decoded_lines(stream, ds.id, name, encoding)  # detected once, above
+        lines = decoded_lines(_Head(stream), ds.id, name, encoding)  # detected once, above
         head = list(islice(lines, (source.skip_rows or 0) + HEADER_SEARCH_ROWS + source.header_rows))
     lay = layout(ds)
     delimiter = source.delimiter or sniff_delimiter(head, lay)
@@ -133,6 +136,20 @@ def plan(ds: Dataset, path: Path, name: str) -> Plan:
     if is_numbering(texts(rows[first])):
         raise Fallback("a row numbering the columns")
     return Plan(encoding, delimiter, header, rows[first].line, lay.footer)
+
+
+class _Head:
+    """A stream read in small pieces, so that finding the header decodes and checks the first lines only
+    (the reader's blocks are of a megabyte; the set-based landing checks every line itself)."""
+
+    def __init__(self, stream: IO[bytes]):
+        self.stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self.stream.read(HEAD_BYTES if size < 0 else min(size, HEAD_BYTES))
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self.stream.seek(offset, whence)
 
 
 class _Source(io.RawIOBase):
@@ -177,6 +194,27 @@ class _Source(io.RawIOBase):
             self.carriage_return = ends
         if not self.found.backslash and b"\\" in data:
             self.found.backslash = True
+
+
+class _Ramp:
+    """Arrow's reads of the delivery from its first data row on (the lines before it, which :func:`plan`
+    read, are skipped here: Arrow skips rows of its first block only), the first reads short (64 kB, then
+    twice as much each time up to a block): the first rows reach PostgreSQL after a few milliseconds
+    rather than after a whole block, and the file's names are learnt (:class:`_Names`) a few at a time
+    while PostgreSQL copies earlier rows."""
+
+    def __init__(self, stream: io.BufferedReader, lines_before: int):
+        self.stream, self.size, self.lines_before = stream, FIRST_READ_BYTES, lines_before
+
+    def read(self, size: int = -1) -> bytes:
+        while self.lines_before and self.stream.readline():
+            self.lines_before -= 1
+        if 0 < self.size < size:
+            size, self.size = self.size, self.size * 2
+        return self.stream.read(size)
+
+    def __getattr__(self, name: str):  # closed, close, readable... as the stream's
+        return getattr(self.stream, name)
 
 
 class _CopyThread(threading.Thread):
@@ -338,11 +376,10 @@ def _copy(
 def _batches(stream: IO[bytes], ds: Dataset, name: str, found: Plan) -> Iterator[pa.RecordBatch]:
     width = len(found.header.names)
     reader = pacsv.open_csv(
-        io.BufferedReader(_Source(stream, found, ds.id, name), BATCH_BYTES),
+        _Ramp(io.BufferedReader(_Source(stream, found, ds.id, name), BATCH_BYTES), found.first_line - 1),
         read_options=pacsv.ReadOptions(
             use_threads=False,
             block_size=BATCH_BYTES,
-            skip_rows=found.first_line - 1,
             column_names=[f"c{i}" for i in range(width)],
         ),
         parse_options=pacsv.ParseOptions(
@@ -375,7 +412,7 @@ def _convert(
 ) -> tuple[pa.RecordBatch, list[tuple[int, str, str, dict[str, str]]]]:
     """(rows to land, as the COPY wants them; quarantined rows) of one batch, or Fallback."""
     cells, header = batch.columns, found.header
-    _check_rows(cells, header, found)
+    shortest = _check_rows(cells, header, found)
     # Typed columns hold ASCII only, or fall back on their pattern.
     _check_text(
         [c for p, c in enumerate(cells) if p not in header.columns or header.columns[p].type == "text"],
@@ -385,12 +422,12 @@ def _convert(
     values: dict[str, pa.Array] = {}
     reason = column_of_reason = pa.nulls(batch.num_rows, pa.string())
     keys: dict[str, pa.Array] = {}
-    by_name = {header.columns[p].name: cells[p] for p in positions}
+    by_name = {header.columns[p].name: p for p in positions}
     for column in ds.columns:
-        cell = by_name.get(column.name)
-        if cell is None:
+        p = by_name.get(column.name)
+        if p is None:
             continue
-        value = _without_missing(cell)
+        value = _without_missing(cells[p], shortest[p])
         values[column.name] = _typed(value, column, ds, found.backslash)
         failing: list[tuple[pa.Array, pa.Array | str]] = []
         if column.required:
@@ -416,7 +453,7 @@ def _convert(
             raw = {header.names[p]: shown[p][i] or "" for p in range(len(cells))}
             held.append((first_row + row, column_of_reason[row].as_py(), reason[row].as_py(), raw))
     good = pc.invert(bad)
-    arrays = [pc.add(pa.array(range(batch.num_rows), pa.int32()), first_row)]
+    arrays = [pa.array(np.arange(first_row, first_row + batch.num_rows, dtype=np.int32))]
     arrays += [values[header.columns[p].name] for p in positions]
     arrays += [keys[n] for n in names]
     landed = pa.RecordBatch.from_arrays(arrays, names=[f"c{i}" for i in range(len(arrays))])
@@ -452,8 +489,9 @@ def _check_text(cells: list[pa.Array], words: _Words, as_delivered: bool = False
             words.check(cell)
 
 
-def _check_rows(cells: list[pa.Array], header: Header, found: Plan) -> None:
-    """Rows the row-by-row reader could judge otherwise: headings, footnotes, repeated headers."""
+def _check_rows(cells: list[pa.Array], header: Header, found: Plan) -> list[int | None]:
+    """Rows the row-by-row reader could judge otherwise: headings, footnotes, repeated headers.
+    Returns each cell's shortest value in bytes (None: no value), which :func:`_without_missing` reads."""
     sizes = [pc.binary_length(cell) for cell in cells]  # bytes: at least the characters csv counts
     spans = [pc.min_max(size).as_py() for size in sizes]
     if any((span["max"] or 0) > FIELD_LIMIT for span in spans):
@@ -478,19 +516,23 @@ def _check_rows(cells: list[pa.Array], header: Header, found: Plan) -> None:
             *[c if full[p] else pc.if_else(has_value(p), c, blank) for p, c in enumerate(cells)]
         )
     # The reader's own patterns, on each distinct first value of the file (once).
-    for text in set(pc.unique(first).to_pylist()) - found.first_values:
+    firsts = pc.unique(first)
+    for text in set(firsts.to_pylist()) - found.first_values:
         if FOOTNOTE.match(text) or (found.footer and found.footer.match(text)):
             raise Fallback("a row that may be a footnote or the end of the table")
         if len(found.first_values) < SEEN_WORDS_LIMIT:
             found.first_values.add(text)
-    if pc.any(pc.equal(pc.utf8_lower(cells[0]), header.names[0].lower())).as_py():
+    leading = firsts if full[0] else pc.unique(cells[0])  # the first column's distinct values
+    if pc.any(pc.equal(pc.utf8_lower(leading), header.names[0].lower())).as_py():
         raise Fallback("a repeated header")
+    return [span["min"] for span in spans]
 
 
-def _without_missing(cell: pa.Array) -> pa.Array:
-    """Empty cells, dashes and dots ("no value" in statistical tables) as nulls."""
-    if not pc.any(pc.less_equal(pc.binary_length(cell), MISSING_BYTES)).as_py():
-        return cell  # the usual case, found from the lengths alone
+def _without_missing(cell: pa.Array, shortest: int | None) -> pa.Array:
+    """Empty cells, dashes and dots ("no value" in statistical tables) as nulls. ``shortest``: the
+    cell's shortest value in bytes (None: no value)."""
+    if shortest is None or shortest > MISSING_BYTES:
+        return cell  # the usual case: no value is short enough to be a mark
     missing = pc.is_in(cell, value_set=MISSING_VALUES)
     return pc.if_else(missing, pa.scalar(None, pa.string()), cell) if pc.any(missing).as_py() else cell
 

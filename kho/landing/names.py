@@ -36,8 +36,18 @@ _SUFFIXES = frozenset({"province", "city", "district", "ward", "commune", "town"
 _NON_WORD = re.compile(r"[\W_]+")
 
 
+# The words _unify_tone may change (NFC, casefolded) end in an open oa / oe / uy, whatever its tone (the
+# word's one tone may sit on another of its syllables: soft hyphens join words); a word with a combining
+# mark is decomposed anyway. Any other word is left as it is, undecomposed.
+_MAYBE_OPEN = re.compile("(?:[oòóỏõọ][aàáảãạeèéẻẽẹ]|[uùúủũụ][yỳýỷỹỵ])$|[\u0300-\u036f]")
+
+
 def _unify_tone(word: str) -> str:
     """Move the tone of an open oa/oe/uy onto the first vowel, the style most of the GSO lists use."""
+    return _unify_tone_slowly(word) if _MAYBE_OPEN.search(word) else word
+
+
+def _unify_tone_slowly(word: str) -> str:
     decomposed = unicodedata.normalize("NFD", word)
     tones = [c for c in decomposed if c in _TONE_MARKS]
     if len(tones) != 1:
@@ -51,16 +61,32 @@ def _unify_tone(word: str) -> str:
 
 
 def _strip_diacritics(word: str) -> str:
+    bare = word.translate(_BARE)  # the usual case: Vietnamese letters, looked up
+    return bare if bare.isascii() else _strip_diacritics_slowly(word)
+
+
+def _strip_diacritics_slowly(word: str) -> str:
     # đ is a letter of its own, not d plus a mark, so NFD does not split it.
     decomposed = unicodedata.normalize("NFD", word.replace("đ", "d"))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+# Each Latin letter with marks (Vietnamese's among them) -> what _strip_diacritics_slowly makes of it,
+# where that is ASCII. Character by character is the same as the whole word: NFD decomposes each one.
+_BARE = {
+    code: bare
+    for code in [*range(0xC0, 0x250), *range(0x1E00, 0x1F00)]
+    if (bare := _strip_diacritics_slowly(chr(code))).isascii()
+}
 
 
 def _tokens(text: str) -> list[str]:
     """Casefolded, tone-unified words with unit-type words removed; punctuation and spacing dropped."""
     text = unicodedata.normalize("NFC", text)
     # Invisible format characters (soft hyphen, zero-width space) survive copy-paste and NFC.
-    text = "".join(c for c in text if unicodedata.category(c) != "Cf").casefold()
+    if not text.isprintable():  # every format character (Cf) is unprintable
+        text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    text = text.casefold()
     words = [_unify_tone(w) for w in _NON_WORD.split(text) if w]
     words = [str(int(w)) if w.isdigit() else w for w in words]  # "Phường 01" is "Phường 1"
     for prefix in _PREFIXES:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import unicodedata
 
 import pytest
 
+from kho.landing import names
 from kho.landing.names import accent_key, match_key, suggest
+from kho.settings import REPO
 
 # Decomposed (non-NFC) tone marks from the sapnhap.bando scrape: raw text and its NFC decoding.
 NFD_SAMPLES = [
@@ -102,3 +105,28 @@ def test_suggest_offers_the_nearest_keys() -> None:
     assert suggest(match_key("Thua Thien Hu"), candidates)[0] == "thuathienhue"
     assert suggest("hanoii", candidates, n=1) == ["hanoi"]
     assert suggest("zzzz", candidates) == []
+
+
+def test_the_quick_paths_agree_with_decomposing_on_every_known_name() -> None:
+    """Stripping marks by lookup, and leaving alone a word that cannot have its tone moved, give what
+    decomposing every word gives, on every name and alias of Kho's reference, in both tone styles."""
+    seeds = REPO / "dbt_project" / "seeds" / "reference"
+    texts = set()
+    for seed in ("ref_commune_aliases.csv", "ref_area_aliases.csv", "ref_admin_units_2025.csv"):
+        with (seeds / seed).open(encoding="utf-8", newline="") as f:
+            texts.update(value for row in csv.reader(f) for value in row)
+    words = {w for text in texts for w in names._NON_WORD.split(text.casefold()) if w}
+    # every tone on every open oa / oe / uy, in both styles (hòa, hoà; khỏe, khoẻ; thụy, thuỵ...), or
+    # none, after a syllable with a tone of its own or none (words run together when soft hyphens go)
+    for tone in ("", "\u0300", "\u0301", "\u0303", "\u0309", "\u0323"):
+        for first, second in ("oa", "oe", "uy"):
+            for onset in ("h", "kh", "th", "q", ""):
+                for before in ("", "xã", "lạc", "mai"):
+                    for word in (onset + first + tone + second, onset + first + second + tone):
+                        words.add(unicodedata.normalize("NFC", before + word))
+    ordered = sorted(words)
+    words |= {a + b for a, b in zip(ordered, ordered[1:], strict=False)}  # run together (soft hyphens gone)
+    assert len(words) > 10000
+    for word in sorted(words):
+        assert names._strip_diacritics(word) == names._strip_diacritics_slowly(word), word
+        assert names._unify_tone(word) == names._unify_tone_slowly(word), word
