@@ -28,7 +28,7 @@ from psycopg import sql
 from kho.catalog import Column, Dataset
 from kho.errors import DeliveryError
 from kho.landing import decode
-from kho.landing.areas import check_name, dataset_scope
+from kho.landing.areas import LEVELS, check_name, dataset_scope, known_names
 from kho.landing.readers.csv_reader import UTF16_BOMS, LineGuard, csv_rows, decoded_lines, sniff_delimiter
 from kho.landing.readers.tabular import (
     FOOTNOTE,
@@ -136,6 +136,20 @@ def plan(ds: Dataset, path: Path, name: str) -> Plan:
     if is_numbering(texts(rows[first])):
         raise Fallback("a row numbering the columns")
     return Plan(encoding, delimiter, header, rows[first].line, lay.footer)
+
+
+def plan_ahead(ds: Dataset, path: Path, name: str) -> Plan | Exception:
+    """:func:`plan` (or the fallback it raises, which :func:`land` raises in turn), with the reference the
+    file's names are matched against read too: what the landing reads before its first rows, read early."""
+    try:
+        found = plan(ds, path, name)
+    except FALLBACK_ERRORS as exc:
+        return exc
+    scope = dataset_scope(ds)
+    for column in found.header.columns.values():
+        if column.match:
+            found.name_keys[column.name] = _Names(column.match, scope)
+    return found
 
 
 class _Head:
@@ -279,12 +293,16 @@ def land(
     load: tuple[str, str, datetime],  # load id, file sha256, started
     held: IO[str],
     progress: Callable[[int], None] | None = None,
+    ahead: Plan | Exception | None = None,
 ) -> tuple[int, int, dict[str, int]]:
     """COPY the delivery into the raw table; (rows delivered, rows quarantined, reasons) or Fallback.
 
-    Quarantined rows are written to ``held`` as the row-by-row path writes them.
+    Quarantined rows are written to ``held`` as the row-by-row path writes them. ``ahead``: what
+    :func:`plan_ahead` found for this file, when it was asked (while the file was hashed).
     """
-    found = plan(ds, path, name)
+    if isinstance(ahead, Exception):
+        raise ahead
+    found = ahead or plan(ds, path, name)
     header = found.header
     positions = sorted(header.columns)
     columns = [header.columns[p] for p in positions]
@@ -576,6 +594,8 @@ class _Names:
 
     def __init__(self, match: str, scope: tuple[str, ...] | None):
         self.match, self.scope = match, scope
+        if match in LEVELS:
+            known_names(match)  # the reference, read now rather than when the first rows need it
         self.names: list[str] = []
         self.keys: list[str] = []
         self.reasons: list[str | None] = []
