@@ -5,7 +5,8 @@ inflated once, formula and error cells noted), calamine, header mapping, every c
 catalog type, one record per row. The baseline is ``pandas.read_excel(engine="openpyxl")``, the usual way
 to read a workbook in Python, which only turns cells into a DataFrame. ``pandas.read_excel(engine="calamine")``
 is timed as well when python-calamine is there: it shows what Kho's checks cost over calamine itself.
-Each reader runs in a fresh process.
+Each reader runs in a fresh process; a run is the best of ``--xlsx-repeat`` reads by Kho and by openpyxl,
+alternating (calamine's figure is one read).
 """
 
 from __future__ import annotations
@@ -26,10 +27,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--xlsx-rows", type=int, default=common.env_int("KHO_BENCH_XLSX_ROWS", 100_000), metavar="N"
     )
+    group.add_argument(
+        "--xlsx-repeat",
+        type=int,
+        default=common.env_int("KHO_BENCH_XLSX_REPEAT", 2),
+        metavar="N",
+        help="reads by Kho and by openpyxl per run, alternating; the best of each is kept",
+    )
 
 
 def small(opts: argparse.Namespace) -> None:
     opts.xlsx_rows = min(opts.xlsx_rows, 2_000)
+    opts.xlsx_repeat = 1
 
 
 def run(opts: argparse.Namespace, workdir: Path) -> dict:
@@ -39,20 +48,38 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
     generated = common.write_xlsx(workbook, names, opts.xlsx_rows)
     rows = generated["rows"]
 
-    kho = common.run_child(
-        ["read", "--dataset", DATASET, "--file", str(workbook)],
-        workdir,
-        {"KHO_CATALOG_DIR": str(catalog)},
-        "kho",
-    ).result
-    if kho["rows"] != rows or kho["rows_with_issues"]:
-        raise RuntimeError(f"Kho's reader did not read the workbook cleanly: {kho}")
+    kho: dict = {}
+    best: dict[str, float] = {}  # engine -> seconds
+    for attempt in range(max(opts.xlsx_repeat, 1)):  # interleaved: the machine is shared, its speed drifts
+        read = common.run_child(
+            ["read", "--dataset", DATASET, "--file", str(workbook)],
+            workdir,
+            {"KHO_CATALOG_DIR": str(catalog)},
+            "kho",
+        ).result
+        if read["rows"] != rows or read["rows_with_issues"]:
+            raise RuntimeError(f"Kho's reader did not read the workbook cleanly: {read}")
+        if not kho or read["seconds"] < kho["seconds"]:
+            kho = read
+        for engine in ("openpyxl", "calamine"):
+            module = "python_calamine" if engine == "calamine" else engine
+            if importlib.util.find_spec(module) is None or (engine == "calamine" and attempt):
+                continue
+            timed = common.run_child(
+                ["pandas", "--file", str(workbook), "--engine", engine], workdir, None, engine
+            )
+            best[engine] = min(best.get(engine, float("inf")), timed.result["seconds"])
     kho_rate = rows / kho["seconds"]
     result = {
         "benchmark": NUMBER,
         "name": "read_xlsx",
         "title": "Reading an xlsx: Kho's reader vs pandas + openpyxl",
-        "sizes": {"rows": rows, "bytes": generated["bytes"], "columns": len(common.COLUMNS)},
+        "sizes": {
+            "rows": rows,
+            "bytes": generated["bytes"],
+            "columns": len(common.COLUMNS),
+            "repeat": opts.xlsx_repeat,
+        },
         "project": {
             "label": "kho.landing.readers.excel",
             "value": round(kho_rate),
@@ -64,14 +91,11 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict:
     }
     others = {}
     for engine in ("openpyxl", "calamine"):
-        module = "python_calamine" if engine == "calamine" else engine
-        if importlib.util.find_spec(module) is None:
+        if engine not in best:
+            module = "python_calamine" if engine == "calamine" else engine
             others[engine] = {"skipped": f"{module} not installed"}
             continue
-        timed = common.run_child(
-            ["pandas", "--file", str(workbook), "--engine", engine], workdir, None, engine
-        )
-        seconds = timed.result["seconds"]
+        seconds = best[engine]
         others[engine] = {
             "label": f"pandas+{engine}",
             "value": round(rows / seconds),
