@@ -139,16 +139,17 @@ def plan(ds: Dataset, path: Path, name: str) -> Plan:
 
 
 def plan_ahead(ds: Dataset, path: Path, name: str) -> Plan | Exception:
-    """:func:`plan` (or the fallback it raises, which :func:`land` raises in turn), with the reference the
-    file's names are matched against read too: what the landing reads before its first rows, read early."""
+    """:func:`plan` (or what it raises, which :func:`land` raises in turn, where :func:`plan` would have), with
+    the reference the file's names are matched against read too: what the landing reads before its first
+    rows, read early."""
     try:
         found = plan(ds, path, name)
-    except FALLBACK_ERRORS as exc:
+        scope = dataset_scope(ds)
+        for column in found.header.columns.values():
+            if column.match:
+                found.name_keys[column.name] = _Names(column.match, scope)
+    except Exception as exc:  # noqa: BLE001 (raised again by land(), at the same point of the landing)
         return exc
-    scope = dataset_scope(ds)
-    for column in found.header.columns.values():
-        if column.match:
-            found.name_keys[column.name] = _Names(column.match, scope)
     return found
 
 
@@ -213,9 +214,10 @@ class _Source(io.RawIOBase):
 class _Ramp:
     """Arrow's reads of the delivery from its first data row on (the lines before it, which :func:`plan`
     read, are skipped here: Arrow skips rows of its first block only), the first reads short (64 kB, then
-    twice as much each time up to a block): the first rows reach PostgreSQL after a few milliseconds
-    rather than after a whole block, and the file's names are learnt (:class:`_Names`) a few at a time
-    while PostgreSQL copies earlier rows."""
+    twice as much each time up to a block): Arrow parses and the checks convert the first rows before
+    PostgreSQL gets them, 64 kB of them rather than a whole block, and the file's names are learnt
+    (:class:`_Names`) a few at a time while PostgreSQL copies earlier rows. Each read ends at a line end
+    (lines are bounded by :class:`LineGuard`): Arrow refuses a row that straddles two of its blocks."""
 
     def __init__(self, stream: io.BufferedReader, lines_before: int):
         self.stream, self.size, self.lines_before = stream, FIRST_READ_BYTES, lines_before
@@ -225,7 +227,8 @@ class _Ramp:
             self.lines_before -= 1
         if 0 < self.size < size:
             size, self.size = self.size, self.size * 2
-        return self.stream.read(size)
+        data = self.stream.read(size)
+        return data + self.stream.readline() if data and not data.endswith(b"\n") else data
 
     def __getattr__(self, name: str):  # closed, close, readable... as the stream's
         return getattr(self.stream, name)

@@ -444,9 +444,10 @@ def _collector_set_aside() -> Iterator[None]:
     """The process's objects so far (modules, Arrow, pandas, the catalog: some 90,000 in a worker) set
     aside from Python's cyclic garbage collector while a delivery lands. A full collection walks them all
     (27-36 ms measured) and one falls due early in a landing, while PostgreSQL waits for the first rows
-    and while a thread hashes the file (the collection holds Python's lock). What the landing itself
-    leaves is collected as usual; the objects are put back when it ends. Nothing is done when objects
-    were set aside already (by an outer landing, or by the process before forking)."""
+    and while a thread hashes the file (the collection holds Python's lock). Garbage the landing makes is
+    collected as usual (what one landing leaves uncollected, the next one sets aside with the rest until it
+    ends); the objects are put back when it ends. Nothing is done when objects were set aside already (by
+    an outer landing, or by the process before forking)."""
     if gc.get_freeze_count():
         yield
         return

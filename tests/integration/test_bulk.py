@@ -182,6 +182,26 @@ def test_unknown_names_and_empty_required_cells_are_quarantined_set_based_too(
     assert reasons["required column 'operator' is empty"] == 1
 
 
+def test_a_row_longer_than_arrows_first_reads_lands_set_based(stack, warehouse, monkeypatch, tmp_path):
+    """A row of 200 kB near the top (two cells of 100 kB, within the reader's limits) spans Arrow's first
+    reads (64 kB, then 128 kB): each read ends at a line end, or Arrow refuses a row straddling two of its
+    blocks and the file goes row by row."""
+    s, _ = stack
+    nfd = SAMPLES / "intangible_heritage" / "di_san_phi_vat_the_utf8_nfd.csv"
+    rows = list(csv.reader(io.StringIO(unicodedata.normalize("NFC", nfd.read_text(encoding="utf-8")))))
+    names = rows[0]
+    rows[1][names.index("Tên di sản")] = "Thực-hành-Then-của-người-Tày-" * 3000
+    rows[1][names.index("Địa bàn")] = "Thượng-Lâm-Lâm-Bình-Nà-Hang-" * 3200
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    path = tmp_path / "di_san_dai.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    assert 190_000 < len(out.getvalue().splitlines()[1].encode()) < 256 * 1024
+    report, (counts, *_) = both_ways(warehouse, s, monkeypatch, "intangible_heritage", path)
+    assert report.method == "bulk"
+    assert counts[0] == "landed" and counts[1] == counts[2] == len(rows) - 1
+
+
 NEEDS_ROWS = {
     "a Vietnamese thousands separator": set_cell(5, 8, "1.234"),
     "a space after a value": set_cell(7, 3, "Viettel "),
