@@ -148,6 +148,8 @@ def plan_ahead(ds: Dataset, path: Path, name: str) -> Plan | Exception:
         for column in found.header.columns.values():
             if column.match:
                 found.name_keys[column.name] = _Names(column.match, scope)
+                if column.match in LEVELS:
+                    known_names(column.match)  # the reference the names are looked up in
     except Exception as exc:  # noqa: BLE001 (raised again by land(), at the same point of the landing)
         return exc
     return found
@@ -597,8 +599,6 @@ class _Names:
 
     def __init__(self, match: str, scope: tuple[str, ...] | None):
         self.match, self.scope = match, scope
-        if match in LEVELS:
-            known_names(match)  # the reference, read now rather than when the first rows need it
         self.names: list[str] = []
         self.keys: list[str] = []
         self.reasons: list[str | None] = []

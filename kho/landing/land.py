@@ -369,6 +369,26 @@ def check_record(ds: Dataset, record: Record) -> tuple[str, str] | None:
     return None
 
 
+@contextmanager
+def _collector_set_aside() -> Iterator[None]:
+    """The process's objects so far (modules, Arrow, pandas, the catalog: some 90,000 in a worker) set
+    aside from Python's cyclic garbage collector while a delivery lands. A full collection walks them all
+    (27-36 ms measured) and one falls due early in a landing, while PostgreSQL waits for the first rows
+    and while a thread hashes the file (the collection holds Python's lock). Garbage the landing makes is
+    collected as usual (what one landing leaves uncollected, the next one sets aside with the rest until it
+    ends); the objects are put back when it ends. Nothing is done when objects were set aside already (by
+    an outer landing, or by the process before forking)."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+@_collector_set_aside()
 def land_file(
     dataset_id: str,
     path: Path,
@@ -386,23 +406,10 @@ def land_file(
     transaction, the earlier load is marked ``superseded`` and its raw rows are deleted, so staging and
     the marts see the new rows only; ``kho_meta.loads`` keeps both loads.
 
-    A file not archived yet is hashed first, then copied into the archive by a thread while it lands from
-    the file itself; the load commits once the copy is durable and the file is unchanged (size, times).
+    A file not archived yet is hashed by a thread (meanwhile the set-based landing reads its header ahead),
+    then copied into the archive by that thread while it lands from the file itself; the load commits once the copy is durable and the file is unchanged (size, times).
     A file written to meanwhile is taken again (hashed as it is copied) and lands from that copy.
     """
-    with _collector_set_aside():
-        return _land_delivery(dataset_id, path, source_name, s, progress, replace, taken)
-
-
-def _land_delivery(
-    dataset_id: str,
-    path: Path,
-    source_name: str | None,
-    s: Settings | None,
-    progress: Callable[[int], None] | None,
-    replace: bool,
-    taken: Taken | None,
-) -> LoadReport:
     s = s or settings()
     ds = catalog().dataset(dataset_id)
     name = safe_file_name(source_name or path.name)
@@ -437,25 +444,6 @@ def _land_delivery(
     finally:
         os.close(fd)
     return land_file(dataset_id, path, source_name, s, progress, replace, taken=take(path, ds.id, s))
-
-
-@contextmanager
-def _collector_set_aside() -> Iterator[None]:
-    """The process's objects so far (modules, Arrow, pandas, the catalog: some 90,000 in a worker) set
-    aside from Python's cyclic garbage collector while a delivery lands. A full collection walks them all
-    (27-36 ms measured) and one falls due early in a landing, while PostgreSQL waits for the first rows
-    and while a thread hashes the file (the collection holds Python's lock). Garbage the landing makes is
-    collected as usual (what one landing leaves uncollected, the next one sets aside with the rest until it
-    ends); the objects are put back when it ends. Nothing is done when objects were set aside already (by
-    an outer landing, or by the process before forking)."""
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def _read_ahead(ds: Dataset, path: Path, name: str) -> object:
@@ -849,7 +837,7 @@ def _lines(first: list[int], rows: int, shown: int) -> str:
 
 def _file_sha256(path: Path) -> str:
     with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        return _sha256(f.fileno())
 
 
 UNKNOWN_NAME = re.compile(r"^(unknown \w+ name) (.+?)(?:; nearest known: (.*))?$", re.DOTALL)
