@@ -94,14 +94,37 @@ def known_names(match: str) -> dict[str, str]:
     levels = LEVELS[match]
     with ALIASES.open(encoding="utf-8", newline="") as f:
         known = {row["area_key"]: row["name_vi"] for row in csv.DictReader(f) if row["area_level"] in levels}
-    if "commune" in levels and COMMUNE_ALIASES.exists():
-        with COMMUNE_ALIASES.open(encoding="utf-8", newline="") as f:
-            rows = csv.reader(f)  # a plain reader: 12,000 rows, read when a delivery first matches a commune
-            header = next(rows)
-            key, name, alias = (header.index(c) for c in ("alias_key", "commune_name", "alias"))
-            for row in rows:
-                known.setdefault(row[key], row[name] or row[alias])
+    if "commune" in levels:
+        for _, key, written in _commune_aliases():
+            known.setdefault(key, written)
     return known
+
+
+@cache
+def _commune_aliases() -> list[tuple[str, str, str]]:
+    """(province code, alias key, name as written) of each row of the commune alias list: 12,000 rows, read
+    with a plain reader when a delivery first matches a commune."""
+    if not COMMUNE_ALIASES.exists():
+        return []
+    with COMMUNE_ALIASES.open(encoding="utf-8", newline="") as f:
+        rows = csv.reader(f)
+        header = next(rows)
+        province, key, name, alias = (
+            header.index(c) for c in ("province_code", "alias_key", "commune_name", "alias")
+        )
+        return [(row[province], row[key], row[name] or row[alias]) for row in rows]
+
+
+@cache
+def usual_names(match: str, scope: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The names of a ``match`` kind as the reference writes them, each once, the communes of the scope's
+    provinces first: what a delivery's names mostly are."""
+    if match not in LEVELS:
+        return ()
+    names = list(known_names(match).values())
+    if "commune" in LEVELS[match] and scope is not None:
+        names = [written for province, _, written in _commune_aliases() if province in scope] + names
+    return tuple(dict.fromkeys(n for n in names if n))
 
 
 @lru_cache(maxsize=1 << 14)

@@ -10,6 +10,7 @@ import json
 import queue
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +29,7 @@ from psycopg import sql
 from kho.catalog import Column, Dataset
 from kho.errors import DeliveryError
 from kho.landing import decode
-from kho.landing.areas import LEVELS, check_name, dataset_scope, known_names
+from kho.landing.areas import LEVELS, check_name, dataset_scope, known_names, usual_names
 from kho.landing.readers.csv_reader import UTF16_BOMS, LineGuard, csv_rows, decoded_lines, sniff_delimiter
 from kho.landing.readers.tabular import (
     FOOTNOTE,
@@ -48,6 +49,7 @@ FIRST_READ_BYTES = 64 << 10  # Arrow's first read of the delivery: see _Ramp
 QUEUED_BATCHES = 3  # batches waiting for the COPY thread: memory stays near (2 + this) x BATCH_BYTES
 FIELD_LIMIT = 128 * 1024  # csv.field_size_limit(): the row-by-row reader refuses longer fields
 SEEN_WORDS_LIMIT = 1_000_000  # distinct words remembered per file for the encoding check
+LEARN_SLICE = 32  # names learnt ahead between two chances for the hashing thread to take Python's lock
 UTF8 = ("utf-8", "utf-8-sig")  # the names kho.landing.decode gives UTF-8 (with a BOM: -sig)
 
 # Anything str.split() splits at other than a single space, edge spaces, double spaces, the invisible
@@ -153,6 +155,26 @@ def plan_ahead(ds: Dataset, path: Path, name: str) -> Plan | Exception:
     except Exception as exc:  # noqa: BLE001 (raised again by land(), at the same point of the landing)
         return exc
     return found
+
+
+def learn_ahead(found: Plan | Exception | None, done: Callable[[], bool]) -> None:
+    """Until ``done()`` (the file is hashed meanwhile), learn the names the reference writes (official names and
+    their usual spellings) for each matched column, a few at a time: the names a delivery mostly carries,
+    matched while the landing waits anyway, not while PostgreSQL waits for the first rows. Python's lock is
+    offered after each few names, so that the hashing thread, which needs it between two blocks, goes on.
+    """
+    if not isinstance(found, Plan):
+        return
+    for known in found.name_keys.values():
+        usual = usual_names(known.match, known.scope)
+        try:
+            for start in range(0, len(usual), LEARN_SLICE):
+                if done():
+                    return
+                known.add(usual[start : start + LEARN_SLICE], known_only=True)
+                time.sleep(0)  # lets a thread waiting for Python's lock take it
+        finally:
+            known.done_adding()
 
 
 class _Head:
@@ -611,13 +633,24 @@ class _Names:
         self.any_unknown = any(r is not None for r in self.reasons)
 
     def learn(self, names: list[str]) -> None:
+        """Add names not learnt yet."""
+        self.add(names)
+        self._arrays()
+
+    def add(self, names: list[str] | tuple[str, ...], known_only: bool = False) -> None:
+        """:meth:`learn` without making the arrays again (:meth:`done_adding` does); ``known_only``: only
+        the names that land as they are (the names learnt ahead)."""
         for name in names:
             key, reason = check_name(self.match, name, self.scope)
+            if known_only and (reason is not None or not key):
+                continue
             if not key:
                 raise Fallback("a name with an empty key")  # the text COPY would read it as a null
             self.names.append(name)
             self.keys.append(key)
             self.reasons.append(reason)
+
+    def done_adding(self) -> None:
         self._arrays()
 
 

@@ -23,7 +23,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -428,8 +428,8 @@ def land_file(
         with ThreadPoolExecutor(1, thread_name_prefix="kho-archive") as pool:
             hashing = pool.submit(_sha256, fd)
             ahead = _read_ahead(ds, source, name)  # while the file is hashed (which frees Python's lock)
-            sha = hashing.result()
-            archiving = pool.submit(take, path, ds.id, s, (fd, sha, unchanged))
+            # the same thread copies the file into the archive once it is hashed
+            archiving = pool.submit(lambda: take(path, ds.id, s, (fd, hashing.result(), unchanged)))
 
             def archived() -> Taken:
                 """The archive copy, once the file is known unchanged since it was hashed (else Changed)."""
@@ -438,7 +438,7 @@ def land_file(
                     raise Changed(path)
                 return done
 
-            return _land_file(ds, name, source, sha, archived, s, progress, replace, ahead)
+            return _land_file(ds, name, source, hashing, archived, s, progress, replace, ahead)
     except Changed:  # written to meanwhile: nothing committed; taken as it is now, then landed
         log.info("%s: %s changed while it was landing; landing it again", ds.id, name)
     finally:
@@ -451,6 +451,14 @@ def _read_ahead(ds: Dataset, path: Path, name: str) -> object:
     from kho.landing import bulk  # Arrow (and pandas, which it loads): only when a delivery lands
 
     return bulk.plan_ahead(ds, path, name) if bulk.eligible(ds) else None
+
+
+def _learn_ahead(ahead: object, done: Callable[[], bool]) -> None:
+    """:func:`kho.landing.bulk.learn_ahead`, for a file that lands set-based."""
+    if ahead is not None:
+        from kho.landing import bulk
+
+        bulk.learn_ahead(ahead, done)
 
 
 def _sha256(fd: int) -> str:
@@ -472,30 +480,35 @@ def _land_file(
     ds: Dataset,
     name: str,
     source: Path,
-    sha: str,
+    hashed: str | Future[str],
     archived: Callable[[], Taken],
     s: Settings,
     progress: Callable[[int], None] | None,
     replace: bool,
     ahead: object = None,
 ) -> LoadReport:
-    """:func:`land_file` once the file's sha256 is known: ``archived`` waits for its archive copy (and may
-    raise :class:`Changed`, which rolls the landing back); ``ahead``: :func:`_read_ahead`'s."""
-    report = LoadReport(ds.id, name, sha, "landed")
-
-    def wait_for_archive() -> None:
-        report.archived_path = str(archived().path)
-
+    """:func:`land_file` for a file whose sha256 is known or being found (``hashed``): ``archived`` waits
+    for its archive copy (and may raise :class:`Changed`, which rolls the landing back); ``ahead``:
+    :func:`_read_ahead`'s. While the file is still hashed, the warehouse is connected to and the file's
+    usual names are learnt."""
     with psycopg.connect(s.warehouse_url) as conn:
         ensure_meta_schema(conn)
         ensure_raw_table(conn, ds)
         conn.commit()
+        if not isinstance(hashed, str):
+            _learn_ahead(ahead, hashed.done)
+            hashed = hashed.result()
+        report = LoadReport(ds.id, name, hashed, "landed")
+
+        def wait_for_archive() -> None:
+            report.archived_path = str(archived().path)
+
         # One delivery of a dataset at a time (a DAG run and a manual `kho land`, say): the lock is
         # held until this delivery's transaction ends, so the sha256 check below cannot race.
         conn.execute("select pg_advisory_xact_lock(hashtext('kho.landing.land'), hashtext(%s))", [ds.id])
         already = conn.execute(
             "select load_id from kho_meta.loads where dataset = %s and file_sha256 = %s and status = 'landed'",
-            [ds.id, sha],
+            [ds.id, report.file_sha256],
         ).fetchone()
         if already and not replace:
             wait_for_archive()
@@ -905,7 +918,7 @@ def explain_file(
         conn.commit()
         landed = conn.execute(
             "select load_id from kho_meta.loads where dataset = %s and file_sha256 = %s and status = 'landed'",
-            [ds.id, sha],
+            [ds.id, report.file_sha256],
         ).fetchone()
         with tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", encoding="utf-8") as held:
             try:

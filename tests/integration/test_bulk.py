@@ -19,6 +19,7 @@ from psycopg import sql
 from kho.catalog import catalog
 from kho.errors import DeliveryError
 from kho.landing import bulk
+from kho.landing.areas import usual_names
 from kho.landing.land import land_file, raw_columns
 from kho.landing.legacy_vn import encode_as
 from kho.settings import REPO
@@ -180,6 +181,31 @@ def test_unknown_names_and_empty_required_cells_are_quarantined_set_based_too(
     assert held[0][3].startswith("unknown commune name 'Phường Không Có Thật'")
     assert held[0][4]["Tên xã/phường"] == "Phường Không Có Thật"
     assert reasons["required column 'operator' is empty"] == 1
+
+
+@pytest.mark.parametrize("ahead", ["every usual name", "none"])
+def test_names_learnt_ahead_land_as_names_learnt_on_the_way(stack, warehouse, monkeypatch, tmp_path, ahead):
+    """While the file is hashed, the landing learns the reference's names (as many as it has time for):
+    learnt all ahead or none, the keys and the unknown names' quarantine are the row-by-row path's."""
+    s, _ = stack
+    learn_ahead, learnt = bulk.learn_ahead, []
+
+    def learn(found, done):
+        learn_ahead(found, (lambda: True) if ahead == "none" else (lambda: False))  # done: stop
+        learnt.extend(len(known.names) for known in found.name_keys.values())
+
+    def edit(rows):
+        rows[3][2] = "Phường Không Có Thật"
+        rows[5][2] = rows[5][2].upper()  # not as the reference writes it: learnt on the way
+        return rows
+
+    monkeypatch.setattr(bulk, "learn_ahead", learn)
+    path = telecom(tmp_path, f"telecom_ahead_{ahead[0]}.csv", edit)
+    report, (counts, _, rows, held) = both_ways(warehouse, s, monkeypatch, "digital_infrastructure", path)
+    assert report.method == "bulk"
+    assert learnt == ([0] if ahead == "none" else [len(usual_names("commune", ("08",)))])
+    assert counts[3] == 1 and [(r[1], r[2]) for r in held] == [(4, "commune_name")]
+    assert all(row[-1] for row in rows)  # every landed row has its name key
 
 
 def test_a_row_longer_than_arrows_first_reads_lands_set_based(stack, warehouse, monkeypatch, tmp_path):

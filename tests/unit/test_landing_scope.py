@@ -4,10 +4,18 @@ regional rows of a province column are recognised, not unknown."""
 
 from __future__ import annotations
 
+import csv
+
 from kho.catalog import Dataset
-from kho.landing.areas import check_name, dataset_scope
+from kho.landing.areas import COMMUNE_ALIASES, check_name, dataset_scope, usual_names
 from kho.landing.land import check_record
+from kho.landing.names import match_key
 from kho.landing.readers.record import Record
+
+
+def commune_aliases() -> list[dict[str, str]]:
+    with COMMUNE_ALIASES.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def dataset(scope=None, match="address") -> Dataset:
@@ -79,3 +87,18 @@ def test_the_scope_defaults_to_the_platform_province():
     assert dataset_scope(dataset()) == ("08",)
     assert dataset_scope(dataset("national")) is None
     assert dataset_scope(dataset(["08", "96"])) == ("08", "96")
+
+
+def test_the_names_learnt_ahead_are_known_the_scopes_communes_first_each_once():
+    """What a landing learns while the file is hashed: names the reference writes, every one known, the
+    communes of the dataset's provinces before the others."""
+    for scope in (("08",), ("96", "01"), None):
+        usual = usual_names("commune", scope)
+        assert len(usual) == len(set(usual)) > 3000
+        assert all(check_name("commune", name, scope) == (match_key(name), None) for name in usual)
+        if scope:
+            ours = {r["commune_name"] or r["alias"] for r in commune_aliases() if r["province_code"] in scope}
+            assert set(usual[: len(ours)]) == ours
+    assert usual_names("address", None) == ()
+    provinces = usual_names("province", ("08",))
+    assert {"Tuyên Quang", "Cà Mau", "Cả nước"} <= set(provinces)
