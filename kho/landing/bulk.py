@@ -166,6 +166,8 @@ def learn_ahead(found: Plan | Exception | None, done: Callable[[], bool]) -> Non
     if not isinstance(found, Plan):
         return
     for known in found.name_keys.values():
+        if done():  # a small file: hashed already
+            return
         usual = usual_names(known.match, known.scope)
         try:
             for start in range(0, len(usual), LEARN_SLICE):
