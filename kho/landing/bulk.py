@@ -158,10 +158,12 @@ def plan_ahead(ds: Dataset, path: Path, name: str) -> Plan | Exception:
 
 
 def learn_ahead(found: Plan | Exception | None, done: Callable[[], bool]) -> None:
-    """Until ``done()`` (the file is hashed meanwhile), learn the names the reference writes (official names and
-    their usual spellings) for each matched column, a few at a time: the names a delivery mostly carries,
-    matched while the landing waits anyway, not while PostgreSQL waits for the first rows. Python's lock is
-    offered after each few names, so that the hashing thread, which needs it between two blocks, goes on.
+    """Until ``done()`` (the file is hashed meanwhile), learn the reference's names as it writes them
+    (:func:`kho.landing.areas.usual_names`) for each column matched against communes, provinces or areas (an
+    address is read, not looked up), a few at a time, keeping those that land as they are: the names a
+    delivery mostly carries, matched while the landing waits anyway, not while PostgreSQL waits for the first
+    rows. Python's lock is offered after each few names, so that the hashing thread, which needs it between
+    two blocks, goes on.
     """
     if not isinstance(found, Plan):
         return
@@ -618,8 +620,8 @@ def _typed(value: pa.Array, column: Column, ds: Dataset, backslash: bool = True)
 
 class _Names:
     """The name keys (and unknown-name or out-of-scope reasons) of one matched column, computed once per
-    distinct name of the file: Arrow arrays
-    looked up set-based (``index_in``), grown when a batch brings names not seen yet."""
+    distinct name of the file (and for the reference's names learnt ahead, :func:`learn_ahead`): Arrow
+    arrays looked up set-based (``index_in``), grown when a batch brings names not seen yet."""
 
     def __init__(self, match: str, scope: tuple[str, ...] | None):
         self.match, self.scope = match, scope
@@ -635,15 +637,17 @@ class _Names:
         self.any_unknown = any(r is not None for r in self.reasons)
 
     def learn(self, names: list[str]) -> None:
-        """Add names not learnt yet."""
+        """Add names, each not learnt yet (the caller looks them up first)."""
         self.add(names)
         self._arrays()
 
     def add(self, names: list[str] | tuple[str, ...], known_only: bool = False) -> None:
         """:meth:`learn` without making the arrays again (:meth:`done_adding` does); ``known_only``: only
-        the names that land as they are (the names learnt ahead)."""
+        the names that land as they are (the reference's, learnt ahead: looked up past ``check_name``'s
+        cache, which keeps its room for the names deliveries bring, unknown ones' suggestions above all)."""
+        check = check_name.__wrapped__ if known_only else check_name
         for name in names:
-            key, reason = check_name(self.match, name, self.scope)
+            key, reason = check(self.match, name, self.scope)
             if known_only and (reason is not None or not key):
                 continue
             if not key:

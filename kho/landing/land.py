@@ -489,8 +489,8 @@ def _land_file(
 ) -> LoadReport:
     """:func:`land_file` for a file whose sha256 is known or being found (``hashed``): ``archived`` waits
     for its archive copy (and may raise :class:`Changed`, which rolls the landing back); ``ahead``:
-    :func:`_read_ahead`'s. While the file is still hashed, the warehouse is connected to and the file's
-    usual names are learnt."""
+    :func:`_read_ahead`'s. While the file is still hashed, the warehouse is connected to and, for a file
+    that lands set-based, the reference's names are learnt (:func:`kho.landing.bulk.learn_ahead`)."""
     with psycopg.connect(s.warehouse_url) as conn:
         ensure_meta_schema(conn)
         ensure_raw_table(conn, ds)

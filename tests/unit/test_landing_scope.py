@@ -102,3 +102,15 @@ def test_the_names_learnt_ahead_are_known_the_scopes_communes_first_each_once():
     assert usual_names("address", None) == ()
     provinces = usual_names("province", ("08",))
     assert {"Tuyên Quang", "Cà Mau", "Cả nước"} <= set(provinces)
+
+
+def test_only_names_that_land_as_they_are_are_learnt_ahead():
+    """A province outside the dataset's scope is quarantined when a delivery brings it, so it is not learnt
+    ahead as a name that lands."""
+    from kho.landing.bulk import _Names
+
+    known = _Names("province", ("08",))
+    known.add(usual_names("province", ("08",)), known_only=True)
+    known.done_adding()
+    assert "Tuyên Quang" in known.names and "Cả nước" in known.names
+    assert "Cà Mau" not in known.names and not known.any_unknown
