@@ -229,7 +229,7 @@ class _Source(io.RawIOBase):
 
     def _scan(self, data: bytes) -> None:
         """Carriage returns only before a line feed; a backslash seen? (Byte searches: memchr speed.)"""
-        returns = data.count(b"\r")
+        returns = data.count(b"\r") if b"\r" in data else 0  # a search first: most files have none
         if returns or self.carriage_return:
             ends = data.endswith(b"\r")  # its line feed starts the next block
             if (self.carriage_return and not data.startswith(b"\n")) or returns - ends != data.count(b"\r\n"):

@@ -240,6 +240,7 @@ NEEDS_ROWS = {
     "a tab in a value": set_cell(7, 3, "Viettel\tTelecom"),
     "a quote in a value": set_cell(7, 3, 'Viettel "VTT"'),
     "a line break inside a quoted value": set_cell(9, 3, "Viettel\nTelecom"),
+    "a carriage return inside a quoted value": set_cell(9, 3, "Viettel\rTelecom"),
     "a footnote": lambda rows: [*rows, ["Ghi chú: số liệu sơ bộ"]],
     "blank lines at the end": lambda rows: [*rows, [], []],
     "a repeated header": lambda rows: [*rows[:20], rows[0], *rows[20:]],
