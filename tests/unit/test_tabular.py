@@ -218,6 +218,34 @@ def test_a_file_without_line_breaks_is_refused_before_it_is_buffered(tmp_path, m
     )
 
 
+class _Pipe(io.RawIOBase):
+    """A stream that cannot seek back (a pipe, say)."""
+
+    def __init__(self, data: bytes):
+        self.data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        return self.data.readinto(buffer)
+
+
+@pytest.mark.parametrize("stream", ["a file", "a pipe"])
+def test_the_long_line_is_named_counting_from_where_the_guard_starts(stream, monkeypatch):
+    """The guard counts lines only when it refuses one, reading again from where it started; a stream that
+    cannot seek back is counted as it is read. Both name the same line, in reads that end anywhere."""
+    monkeypatch.setattr(csv_reader, "MAX_LINE_BYTES", 1000)
+    data = b"title\n" + b"a,b\n" + b"1,2\n" * 700 + b"x" * 1500 + b"\n3,4\n"
+    source = io.BytesIO(data) if stream == "a file" else _Pipe(data)
+    source.read(6)  # the guard starts after the title line: its line 1 is the header
+    guard = csv_reader.LineGuard(source, "crops", "d.csv")
+    with pytest.raises(DeliveryError) as refused:
+        while guard.read(333):
+            pass
+    assert refused.value.problem.line == 702
+
+
 def test_an_unclosed_quote_is_refused_at_the_row_it_opens(tmp_path):
     text = HEADER + 'Xã A,2024,1,"open\n' + "Xã B,2024,1,more text\n" * 10_000
     assert refusal(read_csv, tmp_path, text) == (
