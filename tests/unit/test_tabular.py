@@ -237,13 +237,14 @@ def test_the_long_line_is_named_counting_from_where_the_guard_starts(stream, mon
     cannot seek back is counted as it is read. Both name the same line, in reads that end anywhere."""
     monkeypatch.setattr(csv_reader, "MAX_LINE_BYTES", 1000)
     data = b"title\n" + b"a,b\n" + b"1,2\n" * 700 + b"x" * 1500 + b"\n3,4\n"
-    source = io.BytesIO(data) if stream == "a file" else _Pipe(data)
-    source.read(6)  # the guard starts after the title line: its line 1 is the header
-    guard = csv_reader.LineGuard(source, "crops", "d.csv")
-    with pytest.raises(DeliveryError) as refused:
-        while guard.read(333):
-            pass
-    assert refused.value.problem.line == 702
+    for size in (1, 333, 1 << 20):
+        source = io.BytesIO(data) if stream == "a file" else _Pipe(data)
+        source.read(6)  # the guard starts after the title line: its line 1 is the header
+        guard = csv_reader.LineGuard(source, "crops", "d.csv")
+        with pytest.raises(DeliveryError) as refused:
+            while guard.read(size):
+                pass
+        assert refused.value.problem.line == 702, size
 
 
 def test_an_unclosed_quote_is_refused_at_the_row_it_opens(tmp_path):
