@@ -170,15 +170,7 @@ def learn_ahead(found: Plan | Exception | None, done: Callable[[], bool]) -> Non
     for known in found.name_keys.values():
         if done():  # a small file: hashed already
             return
-        usual = usual_names(known.match, known.scope)
-        try:
-            for start in range(0, len(usual), LEARN_SLICE):
-                if done():
-                    return
-                known.add(usual[start : start + LEARN_SLICE], known_only=True)
-                time.sleep(0)  # lets a thread waiting for Python's lock take it
-        finally:
-            known.done_adding()
+        known.learn_usual(done)
 
 
 class _Head:
@@ -638,26 +630,35 @@ class _Names:
 
     def learn(self, names: list[str]) -> None:
         """Add names, each not learnt yet (the caller looks them up first)."""
-        self.add(names)
-        self._arrays()
-
-    def add(self, names: list[str] | tuple[str, ...], known_only: bool = False) -> None:
-        """:meth:`learn` without making the arrays again (:meth:`done_adding` does); ``known_only``: only
-        the names that land as they are (the reference's, learnt ahead: looked up past ``check_name``'s
-        cache, which keeps its room for the names deliveries bring, unknown ones' suggestions above all)."""
-        check = check_name.__wrapped__ if known_only else check_name
         for name in names:
-            key, reason = check(self.match, name, self.scope)
-            if known_only and (reason is not None or not key):
-                continue
+            key, reason = check_name(self.match, name, self.scope)
             if not key:
                 raise Fallback("a name with an empty key")  # the text COPY would read it as a null
-            self.names.append(name)
-            self.keys.append(key)
-            self.reasons.append(reason)
-
-    def done_adding(self) -> None:
+            self._add(name, key, reason)
         self._arrays()
+
+    def learn_usual(self, done: Callable[[], bool]) -> None:
+        """Add the reference's names as it writes them (:func:`kho.landing.areas.usual_names`), those that
+        land as they are, ``LEARN_SLICE`` at a time until ``done()``, offering Python's lock between slices.
+        They are looked up past ``check_name``'s cache, which keeps its room for the names deliveries bring
+        (unknown ones' suggestions above all)."""
+        usual = usual_names(self.match, self.scope)
+        try:
+            for start in range(0, len(usual), LEARN_SLICE):
+                if done():
+                    return
+                for name in usual[start : start + LEARN_SLICE]:
+                    key, reason = check_name.__wrapped__(self.match, name, self.scope)
+                    if key and reason is None:
+                        self._add(name, key, reason)
+                time.sleep(0)  # lets a thread waiting for Python's lock take it
+        finally:
+            self._arrays()
+
+    def _add(self, name: str, key: str, reason: str | None) -> None:
+        self.names.append(name)
+        self.keys.append(key)
+        self.reasons.append(reason)
 
 
 def _match(value: pa.Array, known: _Names) -> tuple[pa.Array, pa.Array | None]:

@@ -407,7 +407,8 @@ def land_file(
     the marts see the new rows only; ``kho_meta.loads`` keeps both loads.
 
     A file not archived yet is hashed by a thread (meanwhile the set-based landing reads its header ahead),
-    then copied into the archive by that thread while it lands from the file itself; the load commits once the copy is durable and the file is unchanged (size, times).
+    then copied into the archive by that thread while it lands from the file itself; the load commits once
+    the copy is durable and the file is unchanged (size, times).
     A file written to meanwhile is taken again (hashed as it is copied) and lands from that copy.
     """
     s = s or settings()
@@ -918,7 +919,7 @@ def explain_file(
         conn.commit()
         landed = conn.execute(
             "select load_id from kho_meta.loads where dataset = %s and file_sha256 = %s and status = 'landed'",
-            [ds.id, report.file_sha256],
+            [ds.id, sha],
         ).fetchone()
         with tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", encoding="utf-8") as held:
             try:
