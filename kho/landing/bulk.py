@@ -50,6 +50,7 @@ QUEUED_BATCHES = 3  # batches waiting for the COPY thread: memory stays near (2 
 FIELD_LIMIT = 128 * 1024  # csv.field_size_limit(): the row-by-row reader refuses longer fields
 SEEN_WORDS_LIMIT = 1_000_000  # distinct words remembered per file for the encoding check
 LEARN_SLICE = 32  # names learnt ahead between two chances for the hashing thread to take Python's lock
+AHEAD_BATCHES = 6  # batches read and converted while the file is hashed, waiting for the COPY (memory)
 UTF8 = ("utf-8", "utf-8-sig")  # the names kho.landing.decode gives UTF-8 (with a BOM: -sig)
 
 # Anything str.split() splits at other than a single space, edge spaces, double spaces, the invisible
@@ -109,6 +110,20 @@ class Plan:
     name_keys: dict[str, _Names] = field(default_factory=dict)  # per matched column, for the whole file
     as_delivered: bool = False  # UTF-8 passed to Arrow as it came, its text not yet known to be NFC
     backslash: bool = False  # a backslash in the bytes read so far (the text COPY's escape character)
+    started: _Started | None = None  # the first batches, converted while the file was hashed
+
+
+@dataclass
+class _Started:
+    """The delivery opened for Arrow, and its batches converted so far (before the COPY could start, while
+    the file was hashed: every raw row's provenance holds the file's sha256)."""
+
+    stream: IO[bytes]
+    batches: Iterator[pa.RecordBatch]
+    words: _Words
+    converted: list[tuple[bytes | None, list, int]] = field(default_factory=list)  # COPY text, held, rows
+    delivered: int = 0  # rows read so far
+    error: Exception | None = None  # what converting ahead raised: raised again where the COPY reaches it
 
 
 def plan(ds: Dataset, path: Path, name: str) -> Plan:
@@ -137,7 +152,7 @@ def plan(ds: Dataset, path: Path, name: str) -> Plan:
         raise Fallback("a header spanning lines, or no data row in the first lines")
     if is_numbering(texts(rows[first])):
         raise Fallback("a row numbering the columns")
-    return Plan(encoding, delimiter, header, rows[first].line, lay.footer)
+    return Plan(encoding, delimiter, header, rows[first].line, lay.footer, as_delivered=encoding in UTF8)
 
 
 def plan_ahead(ds: Dataset, path: Path, name: str) -> Plan | Exception:
@@ -155,6 +170,40 @@ def plan_ahead(ds: Dataset, path: Path, name: str) -> Plan | Exception:
     except Exception as exc:  # noqa: BLE001 (raised again by land(), at the same point of the landing)
         return exc
     return found
+
+
+def work_ahead(
+    found: Plan | Exception | None, ds: Dataset, path: Path, name: str, done: Callable[[], bool]
+) -> None:
+    """Until ``done()`` (the file is hashed meanwhile), read and convert the file's first batches
+    (:func:`convert_ahead`), then learn the reference's names (:func:`learn_ahead`)."""
+    if isinstance(found, Plan):
+        convert_ahead(found, ds, path, name, done)
+        learn_ahead(found, done)
+
+
+def convert_ahead(found: Plan, ds: Dataset, path: Path, name: str, done: Callable[[], bool]) -> None:
+    """Until ``done()``, read and convert up to ``AHEAD_BATCHES`` batches, as the COPY reads them (in
+    :func:`_copy`, which takes them first): PostgreSQL then gets rows as soon as the COPY starts rather than
+    waiting for the first batches, which are the slowest (names first seen, Arrow's first reads). What
+    converting raises waits for :func:`_copy` too, which raises it after the batches before it."""
+    started = found.started = _start(ds, path, name, found)
+    positions, names = _targets(found)
+    try:
+        while not done() and len(started.converted) < AHEAD_BATCHES:
+            converted = next(_converted(started, ds, found, positions, names), None)
+            if converted is None:
+                return
+            started.converted.append(converted)
+    except Exception as exc:  # noqa: BLE001 (raised again by _copy, at the same point of the landing)
+        started.error = exc
+
+
+def put_aside(found: Plan | Exception | None) -> None:
+    """Close what :func:`convert_ahead` opened, if the landing did not take it (a file landed already)."""
+    if isinstance(found, Plan) and found.started is not None:
+        found.started.stream.close()
+        found.started = None
 
 
 def learn_ahead(found: Plan | Exception | None, done: Callable[[], bool]) -> None:
@@ -326,11 +375,8 @@ def land(
     if isinstance(ahead, Exception):
         raise ahead
     found = ahead or plan(ds, path, name)
-    header = found.header
-    positions = sorted(header.columns)
-    columns = [header.columns[p] for p in positions]
-    names = {c.name: c.match for c in columns if c.match}
-    targets = [c.name for c in columns] + [f"{n}_key" for n in names]
+    positions, names = _targets(found)
+    targets = [found.header.columns[p].name for p in positions] + [f"{n}_key" for n in names]
     load_id, sha, started = load
     table = sql.Identifier(ds.raw_schema, ds.raw_table)
     # The provenance is the same for every row of the delivery: column defaults for this transaction
@@ -352,7 +398,6 @@ def land(
     copy_sql = sql.SQL("copy {} ({}) from stdin (format text, null '')").format(
         table, sql.SQL(", ").join(map(sql.Identifier, ["_source_row", *targets]))
     )
-    found.as_delivered = found.encoding in UTF8
     try:
         with conn.transaction():  # a savepoint, for a UTF-8 file whose text is not all NFC
             counts = _copy(conn, copy_sql, ds, path, name, found, positions, names, held, progress)
@@ -372,6 +417,36 @@ def land(
     return counts
 
 
+def _targets(found: Plan) -> tuple[list[int], dict[str, str]]:
+    """(positions of the catalog's columns in the file, matched column -> what it names)."""
+    header = found.header
+    positions = sorted(header.columns)
+    columns = [header.columns[p] for p in positions]
+    return positions, {c.name: c.match for c in columns if c.match}
+
+
+def _start(ds: Dataset, path: Path, name: str, found: Plan) -> _Started:
+    """The delivery opened for Arrow."""
+    stream = path.open("rb")
+    return _Started(stream, _batches(stream, ds, name, found), _Words(found.encoding))
+
+
+def _converted(
+    started: _Started, ds: Dataset, found: Plan, positions: list[int], names: dict[str, str]
+) -> Iterator[tuple[bytes | None, list, int]]:
+    """Each batch as (rows to land as COPY text, or None; quarantined rows; rows delivered)."""
+    for batch in started.batches:
+        first_row = found.first_line + started.delivered
+        landed, held_rows = _convert(batch, ds, found, positions, names, started.words, first_row)
+        started.delivered += batch.num_rows
+        text = None
+        if landed.num_rows:
+            out = io.BytesIO()
+            pacsv.write_csv(landed, out, TEXT_FORMAT)
+            text = out.getvalue()
+        yield text, held_rows, batch.num_rows
+
+
 def _copy(
     conn: psycopg.Connection,
     copy_sql: sql.Composed,
@@ -384,27 +459,31 @@ def _copy(
     held: IO[str],
     progress: Callable[[int], None] | None,
 ) -> tuple[int, int, dict[str, int]]:
-    """Read, check and convert the delivery batch by batch while a thread writes the COPY."""
+    """Read, check and convert the delivery batch by batch (those converted ahead first) while a thread
+    writes the COPY."""
     delivered = quarantined = 0
     reasons: dict[str, int] = {}
-    words = _Words(found.encoding)
-    with path.open("rb") as stream, conn.cursor() as cur, cur.copy(copy_sql) as copy:
+    started, found.started = found.started or _start(ds, path, name, found), None
+
+    def batches() -> Iterator[tuple[bytes | None, list, int]]:
+        yield from started.converted
+        started.converted = []
+        if started.error is not None:
+            raise started.error
+        yield from _converted(started, ds, found, positions, names)
+
+    with started.stream, conn.cursor() as cur, cur.copy(copy_sql) as copy:
         writer = _CopyThread(copy)
         writer.start()
         try:
-            for batch in _batches(stream, ds, name, found):
-                landed, held_rows = _convert(
-                    batch, ds, found, positions, names, words, found.first_line + delivered
-                )
+            for text, held_rows, rows in batches():
                 for source_row, column, reason, raw in held_rows:
                     reasons[reason] = reasons.get(reason, 0) + 1
                     held.write(json.dumps([source_row, column, reason, raw], ensure_ascii=False) + "\n")
-                delivered += batch.num_rows
+                delivered += rows
                 quarantined += len(held_rows)
-                if landed.num_rows:
-                    out = io.BytesIO()
-                    pacsv.write_csv(landed, out, TEXT_FORMAT)
-                    writer.put(out.getvalue())
+                if text is not None:
+                    writer.put(text)
                 if progress:
                     progress(delivered)
         finally:

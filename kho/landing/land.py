@@ -425,6 +425,7 @@ def land_file(
     def unchanged() -> bool:
         return _state(os.fstat(fd)) == _state(opened)
 
+    ahead = None
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="kho-archive") as pool:
             hashing = pool.submit(_sha256, fd)
@@ -443,6 +444,7 @@ def land_file(
     except Changed:  # written to meanwhile: nothing committed; taken as it is now, then landed
         log.info("%s: %s changed while it was landing; landing it again", ds.id, name)
     finally:
+        _put_aside(ahead)
         os.close(fd)
     return land_file(dataset_id, path, source_name, s, progress, replace, taken=take(path, ds.id, s))
 
@@ -454,12 +456,20 @@ def _read_ahead(ds: Dataset, path: Path, name: str) -> object:
     return bulk.plan_ahead(ds, path, name) if bulk.eligible(ds) else None
 
 
-def _learn_ahead(ahead: object, done: Callable[[], bool]) -> None:
-    """:func:`kho.landing.bulk.learn_ahead`, for a file that lands set-based."""
+def _work_ahead(ahead: object, ds: Dataset, path: Path, name: str, done: Callable[[], bool]) -> None:
+    """:func:`kho.landing.bulk.work_ahead`, for a file that lands set-based."""
     if ahead is not None:
         from kho.landing import bulk
 
-        bulk.learn_ahead(ahead, done)
+        bulk.work_ahead(ahead, ds, path, name, done)
+
+
+def _put_aside(ahead: object) -> None:
+    """:func:`kho.landing.bulk.put_aside`: what working ahead opened, closed."""
+    if ahead is not None:
+        from kho.landing import bulk
+
+        bulk.put_aside(ahead)
 
 
 def _sha256(fd: int) -> str:
@@ -491,13 +501,14 @@ def _land_file(
     """:func:`land_file` for a file whose sha256 is known or being found (``hashed``): ``archived`` waits
     for its archive copy (and may raise :class:`Changed`, which rolls the landing back); ``ahead``:
     :func:`_read_ahead`'s. While the file is still hashed, the warehouse is connected to and, for a file
-    that lands set-based, the reference's names are learnt (:func:`kho.landing.bulk.learn_ahead`)."""
+    that lands set-based, its first batches are converted and the reference's names learnt
+    (:func:`kho.landing.bulk.work_ahead`)."""
     with psycopg.connect(s.warehouse_url) as conn:
         ensure_meta_schema(conn)
         ensure_raw_table(conn, ds)
         conn.commit()
         if not isinstance(hashed, str):
-            _learn_ahead(ahead, hashed.done)
+            _work_ahead(ahead, ds, source, name, hashed.done)
             hashed = hashed.result()
         report = LoadReport(ds.id, name, hashed, "landed")
 

@@ -210,6 +210,62 @@ def test_names_learnt_ahead_land_as_names_learnt_on_the_way(stack, warehouse, mo
     assert len(rows) == counts[2] and all(row[key] for row in rows)  # every landed row has its name key
 
 
+def many_batches(edit_deep=None):
+    """The telecom sample's rows a hundred times over (14,400 rows, 860 kB: four of Arrow's reads, 64 kB
+    then twice as much each time), an unknown name in the first batch and an empty required cell in the
+    last; ``edit_deep`` changes a row of the third batch."""
+
+    def edit(rows):
+        rows = [rows[0], *rows[1:] * 100]
+        rows[3] = [*rows[3][:2], "Phường Không Có Thật", *rows[3][3:]]
+        rows[-5] = [*rows[-5][:3], "", *rows[-5][4:]]  # the operator is required
+        if edit_deep:
+            rows[6000] = edit_deep(rows[6000])
+        return rows
+
+    return edit
+
+
+AHEAD = {
+    "no batch": {"done": True},
+    "two batches, then the rest on the way": {"done": False, "batches": 2},
+    "every batch": {"done": False, "batches": 100},
+}
+DEEP = {
+    "decomposed accents": lambda row: [unicodedata.normalize("NFD", c) for c in row],  # read again, NFC
+    "a value to clean": lambda row: [*row[:3], f"  {row[3]}  ", *row[4:]],  # row by row
+}
+
+
+@pytest.mark.parametrize(
+    ("ahead", "deep"), [*((a, None) for a in AHEAD), *(("every batch", d) for d in DEEP)], ids=str
+)
+def test_batches_converted_ahead_land_as_batches_converted_on_the_way(
+    stack, warehouse, monkeypatch, tmp_path, ahead, deep
+):
+    """While the file is hashed, the landing reads and converts its first batches (as many as it has time
+    for, up to AHEAD_BATCHES): converted ahead or not, what lands and what is quarantined is the row-by-row
+    path's, and what converting ahead finds (text to normalize, a value to clean) has the same outcome."""
+    s, _ = stack
+    convert_ahead, converted = bulk.convert_ahead, []
+
+    def convert(found, ds, path, name, done):
+        convert_ahead(found, ds, path, name, lambda: AHEAD[ahead]["done"])
+        converted.append(len(found.started.converted))
+
+    monkeypatch.setattr(bulk, "convert_ahead", convert)
+    monkeypatch.setattr(bulk, "AHEAD_BATCHES", AHEAD[ahead].get("batches", bulk.AHEAD_BATCHES))
+    path = telecom(tmp_path, "telecom_batches.csv", many_batches(deep and DEEP[deep]))
+    report, (counts, _, rows, held) = both_ways(warehouse, s, monkeypatch, "digital_infrastructure", path)
+    # four batches in all; what converting the third finds stops converting ahead there
+    assert converted == [
+        {"no batch": 0, "two batches, then the rest on the way": 2}.get(ahead, 2 if deep else 4)
+    ]
+    assert report.method == ("rows" if deep == "a value to clean" else "bulk")
+    assert counts[1] == 14_400 and counts[3] == 2
+    assert [(r[1], r[2]) for r in held] == [(4, "commune_name"), (14_397, "operator")]
+
+
 def test_a_row_longer_than_arrows_first_reads_lands_set_based(stack, warehouse, monkeypatch, tmp_path):
     """A row of 200 kB near the top (two cells of 100 kB, within the reader's limits) spans Arrow's first
     reads (64 kB, then 128 kB): each read ends at a line end, or Arrow refuses a row straddling two of its
