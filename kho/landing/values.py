@@ -239,7 +239,7 @@ def number_from_excel(value: float | int, *, integer: bool = False) -> Decimal |
             raise Invalid("a whole number between -9.2e18 and 9.2e18")
         return int(number)
     if number == number.to_integral_value():
-        return number.quantize(Decimal(1)) + 0  # 1E+2 -> 100, -0 -> 0
+        return Decimal(int(number))  # 1E+2 -> 100, -0 -> 0; exact at any size (1E+30 has 31 digits)
     return number
 
 

@@ -144,6 +144,7 @@ def test_whole_numbers():
 def test_excel_numbers_land_as_excel_shows_them():
     assert number_from_excel(0.1 + 0.2) == Decimal("0.3")
     assert number_from_excel(1e20) == Decimal("100000000000000000000")
+    assert str(number_from_excel(1e30)) == "1" + "0" * 30  # past the default precision of 28 digits
     assert str(number_from_excel(-0.0)) == "0"
     assert number_from_excel(3.0, integer=True) == 3
     with pytest.raises(Invalid, match="a whole number"):

@@ -36,6 +36,7 @@ HEADER_SEARCH_ROWS = 20
 PENDING_LIMIT = 10_000
 CLEANED_LIMIT = 100_000  # distinct texts remembered per file before starting over
 BLOCK_ROWS = 512  # rows of a typed worksheet converted together, column by column
+BLOCK_WIDTH = 1024  # wider rows (a stray cell far to the right) are read row by row: a block's memory
 FOOTNOTE = re.compile(r"^(ghi chú|chú thích|chú giải|nguồn|source|note|\*|\(\*)", re.IGNORECASE)
 ORDINAL = re.compile(r"^(?:[IVXLC]+|[A-Z])[.)]?$")  # I, II., A) -- not 1, 2 (row numbers)
 HEADING = re.compile(r"^(?:[IVXLC]+|[A-Z])[.)]\s")
@@ -377,9 +378,7 @@ class TableReader:
                     landed[sheet_column.name] = sheet.name
                 record = Record(row.line, partial(_raw, row, header, sheet))
                 record.rows.append(landed)
-                yield record
-                if self.pending or len(self.decimals.columns) != self._learned:
-                    yield from self._release()
+                yield record  # nothing held back to release: only rows read by themselves change that
                 continue
             cells = row.cells
             # Text cleaned; a typed workbook cell (number, date) stays as it is, always a value, and is
@@ -510,11 +509,13 @@ class _ColumnWise:
     cost per cell (numbers and dates arrive typed; a column holds one kind of value).
 
     A row is converted here only when nothing about it needs the row-by-row reading: at least three cells
-    filled (never a heading), every required column filled (never a footnote), its first text not the
-    footer's nor the header's, no value outside the named columns, and every cell converting as it is
-    (text in a text column, a number in a number column, a date in a date column, a missing mark). Any
-    other row is left to the row-by-row reading (None), which says what is wrong with it, waits for the
-    file's decimal separator, or ends the table, exactly as for every row before.
+    filled (never a heading), every required column filled (never a footnote; with none required, a
+    first text not a footnote's), a first text not the footer's, a first named cell not the header's, no
+    value outside the named columns, and every cell converting as it is (text in a text column, a number
+    in a number column, a date in a date column, a missing mark). Any other row is left to the row-by-row
+    reading (None), which says what is wrong with it, waits for the file's decimal separator, or ends the
+    table, exactly as for every row before. A block in which no row converts (numbers stored as text, say)
+    ends the conversion for the rest of the table: what it costs would be spent for nothing.
     """
 
     def __init__(self, reader: TableReader, header: Header, sheet: Sheet):
@@ -530,11 +531,15 @@ class _ColumnWise:
     def pairs(self, rows: Iterator[Row]) -> Iterator[tuple[Row, dict | None]]:
         """Each row with its landed values, or None where the row-by-row reading must read it."""
         while block := list(islice(rows, BLOCK_ROWS)):
-            yield from zip(block, self.landed(block), strict=True)
+            landed = self.landed(block)
+            yield from zip(block, landed, strict=True)
+            if not any(landed):
+                yield from zip(rows, repeat(None))
+                return
 
     def landed(self, block: list[Row]) -> list[dict | None]:
         count, length = len(block), len(block[0].cells)
-        if not self.names or any(len(row.cells) != length for row in block):
+        if not self.names or length > BLOCK_WIDTH or any(len(row.cells) != length for row in block):
             return [None] * count
         known, clean = self.known, self.clean
         values = [
@@ -616,7 +621,7 @@ def _convert_column(
             out = [v if v.__class__ is dt.date else one(v) for v in values]
         else:
             out = [one(v) for v in values]
-    except Invalid:  # a float that is not a number of the column's kind: cell by cell
+    except Exception:  # noqa: BLE001 (a float that is not a number of the column's kind: cell by cell)
         odd = 0
         out = [one(v) for v in values]
     return out, [k for k, v in enumerate(out) if v is SLOW] if odd else []
