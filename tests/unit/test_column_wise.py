@@ -20,6 +20,7 @@ from kho.landing.readers import tabular
 from kho.landing.readers.excel import column_letter
 from kho.landing.readers.tabular import Row, Sheet, TableReader
 from kho.landing.values import cell_text
+from tests.unit.test_tabular import dataset as tabular_dataset
 
 HEADERS = {
     "name": "Tên đơn vị",
@@ -96,19 +97,7 @@ def dataset(rng: random.Random) -> Dataset:
         source["section_column"] = "section"
     if rng.random() < 0.3:
         source["ignore_columns"] = ["STT"]
-    return Dataset(
-        id="units",
-        agency="statistics",
-        title_vi="t",
-        title_en="t",
-        description_vi="d",
-        description_en="d",
-        classification="open",
-        licence="cc-by-4.0",
-        update_frequency="yearly",
-        source=source,
-        columns=columns,
-    )
+    return tabular_dataset(columns, **source)
 
 
 def table(rng: random.Random, ds: Dataset) -> list[list]:
