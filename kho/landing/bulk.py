@@ -11,7 +11,8 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import reduce
@@ -46,11 +47,11 @@ from kho.landing.values import FALSE_WORDS, MISSING, TRUE_WORDS
 BATCH_BYTES = 2 << 20  # Arrow reads the file in blocks of about this size
 HEAD_BYTES = 16 << 10  # read at a time while the header is looked for
 FIRST_READ_BYTES = 64 << 10  # Arrow's first read of the delivery: see _Ramp
-QUEUED_BATCHES = 3  # batches waiting for the COPY thread: memory stays near (2 + this) x BATCH_BYTES
+QUEUED_BATCHES = 3  # converted batches waiting for the COPY thread (Arrow reads further ahead itself)
 FIELD_LIMIT = 128 * 1024  # csv.field_size_limit(): the row-by-row reader refuses longer fields
 SEEN_WORDS_LIMIT = 1_000_000  # distinct words remembered per file for the encoding check
 LEARN_SLICE = 32  # names learnt ahead between two chances for the hashing thread to take Python's lock
-AHEAD_BATCHES = 6  # batches read and converted while the file is hashed, waiting for the COPY (memory)
+AHEAD_BATCHES = 6  # batches converted while the file is hashed, held for the COPY (their COPY text: ~4 MB)
 UTF8 = ("utf-8", "utf-8-sig")  # the names kho.landing.decode gives UTF-8 (with a BOM: -sig)
 
 # Anything str.split() splits at other than a single space, edge spaces, double spaces, the invisible
@@ -119,11 +120,20 @@ class _Started:
     the file was hashed: every raw row's provenance holds the file's sha256)."""
 
     stream: IO[bytes]
-    batches: Iterator[pa.RecordBatch]
+    batches: Generator[pa.RecordBatch]
     words: _Words
     converted: list[tuple[bytes | None, list, int]] = field(default_factory=list)  # COPY text, held, rows
     delivered: int = 0  # rows read so far
     error: Exception | None = None  # what converting ahead raised: raised again where the COPY reaches it
+
+    def close(self) -> None:
+        """Stop Arrow's reader (and the reading it does ahead on its own thread), then close the file."""
+        self.error = None  # its traceback holds the frames that hold this object
+        self.converted = []
+        try:
+            self.batches.close()
+        finally:
+            self.stream.close()
 
 
 def plan(ds: Dataset, path: Path, name: str) -> Plan:
@@ -179,7 +189,8 @@ def work_ahead(
     (:func:`convert_ahead`), then learn the reference's names (:func:`learn_ahead`)."""
     if isinstance(found, Plan):
         convert_ahead(found, ds, path, name, done)
-        learn_ahead(found, done)
+        if found.started is None or found.started.error is None:  # else the landing falls back anyway
+            learn_ahead(found, done)
 
 
 def convert_ahead(found: Plan, ds: Dataset, path: Path, name: str, done: Callable[[], bool]) -> None:
@@ -187,11 +198,15 @@ def convert_ahead(found: Plan, ds: Dataset, path: Path, name: str, done: Callabl
     :func:`_copy`, which takes them first): PostgreSQL then gets rows as soon as the COPY starts rather than
     waiting for the first batches, which are the slowest (names first seen, Arrow's first reads). What
     converting raises waits for :func:`_copy` too, which raises it after the batches before it."""
-    started = found.started = _start(ds, path, name, found)
+    try:
+        started = found.started = _start(ds, path, name, found)
+    except OSError:
+        return  # raised again where the COPY opens the file, if the landing gets there
     positions, names = _targets(found)
+    converting = _converted(started, ds, found, positions, names)
     try:
         while not done() and len(started.converted) < AHEAD_BATCHES:
-            converted = next(_converted(started, ds, found, positions, names), None)
+            converted = next(converting, None)
             if converted is None:
                 return
             started.converted.append(converted)
@@ -200,9 +215,10 @@ def convert_ahead(found: Plan, ds: Dataset, path: Path, name: str, done: Callabl
 
 
 def put_aside(found: Plan | Exception | None) -> None:
-    """Close what :func:`convert_ahead` opened, if the landing did not take it (a file landed already)."""
+    """Close what :func:`convert_ahead` opened (Arrow's reader, the file) if the COPY did not take it: the
+    file had landed already, or the landing failed before its COPY."""
     if isinstance(found, Plan) and found.started is not None:
-        found.started.stream.close()
+        found.started.close()
         found.started = None
 
 
@@ -469,10 +485,11 @@ def _copy(
         yield from started.converted
         started.converted = []
         if started.error is not None:
-            raise started.error
+            error, started.error = started.error, None  # no cycle through the traceback's frames
+            raise error
         yield from _converted(started, ds, found, positions, names)
 
-    with started.stream, conn.cursor() as cur, cur.copy(copy_sql) as copy:
+    with closing(started), conn.cursor() as cur, cur.copy(copy_sql) as copy:
         writer = _CopyThread(copy)
         writer.start()
         try:
@@ -493,7 +510,7 @@ def _copy(
     return delivered, quarantined, reasons
 
 
-def _batches(stream: IO[bytes], ds: Dataset, name: str, found: Plan) -> Iterator[pa.RecordBatch]:
+def _batches(stream: IO[bytes], ds: Dataset, name: str, found: Plan) -> Generator[pa.RecordBatch]:
     width = len(found.header.names)
     reader = pacsv.open_csv(
         _Ramp(io.BufferedReader(_Source(stream, found, ds.id, name), BATCH_BYTES), found.first_line - 1),
@@ -518,7 +535,10 @@ def _batches(stream: IO[bytes], ds: Dataset, name: str, found: Plan) -> Iterator
             check_utf8=found.as_delivered,  # else decoded by _Source, so valid UTF-8
         ),
     )
-    yield from reader
+    try:
+        yield from reader
+    finally:
+        reader.close()  # its reading ahead stops now, not when the reader is collected
 
 
 def _convert(

@@ -406,8 +406,9 @@ def land_file(
     transaction, the earlier load is marked ``superseded`` and its raw rows are deleted, so staging and
     the marts see the new rows only; ``kho_meta.loads`` keeps both loads.
 
-    A file not archived yet is hashed by a thread (meanwhile the set-based landing reads its header ahead),
-    then copied into the archive by that thread while it lands from the file itself; the load commits once
+    A file not archived yet is hashed by a thread (meanwhile the set-based landing reads its header, and
+    converts its first batches, ahead), then copied into the archive by that thread while it lands from the
+    file itself; the load commits once
     the copy is durable and the file is unchanged (size, times).
     A file written to meanwhile is taken again (hashed as it is copied) and lands from that copy.
     """

@@ -200,6 +200,7 @@ def test_names_learnt_ahead_land_as_names_learnt_on_the_way(stack, warehouse, mo
         return rows
 
     monkeypatch.setattr(bulk, "learn_ahead", learn)
+    monkeypatch.setattr(bulk, "convert_ahead", lambda *args: None)  # names learnt from no batch first
     path = telecom(tmp_path, f"telecom_ahead_{ahead[0]}.csv", edit)
     report, (counts, _, rows, held) = both_ways(warehouse, s, monkeypatch, "digital_infrastructure", path)
     assert report.method == "bulk"
@@ -210,20 +211,21 @@ def test_names_learnt_ahead_land_as_names_learnt_on_the_way(stack, warehouse, mo
     assert len(rows) == counts[2] and all(row[key] for row in rows)  # every landed row has its name key
 
 
-def many_batches(edit_deep=None):
+def many_batches(edit=None):
     """The telecom sample's rows a hundred times over (14,400 rows, 860 kB: four of Arrow's reads, 64 kB
     then twice as much each time), an unknown name in the first batch and an empty required cell in the
-    last; ``edit_deep`` changes a row of the third batch."""
+    last; ``edit``: one of EDITS."""
 
-    def edit(rows):
+    def edited(rows):
         rows = [rows[0], *rows[1:] * 100]
         rows[3] = [*rows[3][:2], "Phường Không Có Thật", *rows[3][3:]]
         rows[-5] = [*rows[-5][:3], "", *rows[-5][4:]]  # the operator is required
-        if edit_deep:
-            rows[6000] = edit_deep(rows[6000])
+        if edit:
+            at, _, change = EDITS[edit]
+            rows[at] = change(rows[at])
         return rows
 
-    return edit
+    return edited
 
 
 AHEAD = {
@@ -231,39 +233,78 @@ AHEAD = {
     "two batches, then the rest on the way": {"done": False, "batches": 2},
     "every batch": {"done": False, "batches": 100},
 }
-DEEP = {
-    "decomposed accents": lambda row: [unicodedata.normalize("NFD", c) for c in row],  # read again, NFC
-    "a value to clean": lambda row: [*row[:3], f"  {row[3]}  ", *row[4:]],  # row by row
+EDITS = {  # the row changed (its index in the file, the header's 0), the batch it is in, and how
+    # read again, normalized: set-based still
+    "decomposed accents in the third batch": (
+        6000,
+        3,
+        lambda row: [unicodedata.normalize("NFD", c) for c in row],
+    ),
+    # row by row
+    "a value to clean in the third batch": (6000, 3, lambda row: [*row[:3], f"  {row[3]}  ", *row[4:]]),
+    "a carriage return inside a value in the first batch": (
+        20,
+        1,
+        lambda row: [*row[:3], "Viettel\rHN", *row[4:]],
+    ),
 }
+CASES = [
+    *((ahead, None) for ahead in AHEAD),
+    *(("every batch", edit) for edit in EDITS),
+    ("two batches, then the rest on the way", "decomposed accents in the third batch"),
+]
 
 
-@pytest.mark.parametrize(
-    ("ahead", "deep"), [*((a, None) for a in AHEAD), *(("every batch", d) for d in DEEP)], ids=str
-)
+@pytest.mark.parametrize(("ahead", "edit"), CASES, ids=str)
 def test_batches_converted_ahead_land_as_batches_converted_on_the_way(
-    stack, warehouse, monkeypatch, tmp_path, ahead, deep
+    stack, warehouse, monkeypatch, tmp_path, ahead, edit
 ):
     """While the file is hashed, the landing reads and converts its first batches (as many as it has time
     for, up to AHEAD_BATCHES): converted ahead or not, what lands and what is quarantined is the row-by-row
-    path's, and what converting ahead finds (text to normalize, a value to clean) has the same outcome."""
+    path's; what converting finds (text to normalize, a value to clean), ahead or on the way, has the same
+    outcome; and Arrow's reader and the file are closed after."""
     s, _ = stack
-    convert_ahead, converted = bulk.convert_ahead, []
+    convert_ahead, started = bulk.convert_ahead, []
 
     def convert(found, ds, path, name, done):
         convert_ahead(found, ds, path, name, lambda: AHEAD[ahead]["done"])
-        converted.append(len(found.started.converted))
+        started.append((found.started, len(found.started.converted)))
 
     monkeypatch.setattr(bulk, "convert_ahead", convert)
     monkeypatch.setattr(bulk, "AHEAD_BATCHES", AHEAD[ahead].get("batches", bulk.AHEAD_BATCHES))
-    path = telecom(tmp_path, "telecom_batches.csv", many_batches(deep and DEEP[deep]))
+    path = telecom(tmp_path, "telecom_batches.csv", many_batches(edit))
     report, (counts, _, rows, held) = both_ways(warehouse, s, monkeypatch, "digital_infrastructure", path)
-    # four batches in all; what converting the third finds stops converting ahead there
-    assert converted == [
-        {"no batch": 0, "two batches, then the rest on the way": 2}.get(ahead, 2 if deep else 4)
-    ]
-    assert report.method == ("rows" if deep == "a value to clean" else "bulk")
+    # four batches in all; what converting one finds ends converting ahead there
+    converted = min(AHEAD[ahead].get("batches", 0), EDITS[edit][1] - 1 if edit else 4)
+    assert [n for _, n in started] == [converted]
+    assert report.method == ("bulk" if edit in (None, "decomposed accents in the third batch") else "rows")
     assert counts[1] == 14_400 and counts[3] == 2
     assert [(r[1], r[2]) for r in held] == [(4, "commune_name"), (14_397, "operator")]
+    reading = started[0][0]
+    assert reading.stream.closed and reading.batches.gi_frame is None  # closed, Arrow's reader with it
+
+
+def test_a_delivery_landed_already_closes_what_was_read_ahead(stack, warehouse, monkeypatch, tmp_path):
+    """The same file delivered again is skipped once its sha256 is known: the batches converted meanwhile
+    are dropped, Arrow's reader and the file closed."""
+    s, _ = stack
+    convert_ahead, started = bulk.convert_ahead, []
+
+    def convert(found, ds, path, name, done):
+        convert_ahead(found, ds, path, name, lambda: False)
+        started.append((found.started, len(found.started.converted)))
+
+    monkeypatch.setattr(bulk, "convert_ahead", convert)
+    monkeypatch.setattr(bulk, "AHEAD_BATCHES", 2)  # two of four: Arrow's reader is still reading
+    path = telecom(tmp_path, "telecom_again.csv", many_batches())
+    first = land_file("digital_infrastructure", path, s=s)
+    try:
+        again = land_file("digital_infrastructure", path, s=s)
+    finally:
+        forget(warehouse, "digital_infrastructure", first.load_id, first.file_sha256)
+    assert (first.status, again.status, again.load_id) == ("landed", "skipped", first.load_id)
+    assert [n for _, n in started] == [2, 2]
+    assert all(r.stream.closed and r.batches.gi_frame is None for r, _ in started)
 
 
 def test_a_row_longer_than_arrows_first_reads_lands_set_based(stack, warehouse, monkeypatch, tmp_path):
