@@ -120,7 +120,7 @@ class _Started:
     the file was hashed: every raw row's provenance holds the file's sha256)."""
 
     stream: IO[bytes]
-    batches: Generator[pa.RecordBatch]
+    batches: Generator[pa.RecordBatch, None, None]
     words: _Words
     converted: list[tuple[bytes | None, list, int]] = field(default_factory=list)  # COPY text, held, rows
     delivered: int = 0  # rows read so far
@@ -510,7 +510,7 @@ def _copy(
     return delivered, quarantined, reasons
 
 
-def _batches(stream: IO[bytes], ds: Dataset, name: str, found: Plan) -> Generator[pa.RecordBatch]:
+def _batches(stream: IO[bytes], ds: Dataset, name: str, found: Plan) -> Generator[pa.RecordBatch, None, None]:
     width = len(found.header.names)
     reader = pacsv.open_csv(
         _Ramp(io.BufferedReader(_Source(stream, found, ds.id, name), BATCH_BYTES), found.first_line - 1),

@@ -408,8 +408,7 @@ def land_file(
 
     A file not archived yet is hashed by a thread (meanwhile the set-based landing reads its header, and
     converts its first batches, ahead), then copied into the archive by that thread while it lands from the
-    file itself; the load commits once
-    the copy is durable and the file is unchanged (size, times).
+    file itself; the load commits once the copy is durable and the file is unchanged (size, times).
     A file written to meanwhile is taken again (hashed as it is copied) and lands from that copy.
     """
     s = s or settings()
