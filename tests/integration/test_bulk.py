@@ -228,6 +228,19 @@ def many_batches(edit=None):
     return edited
 
 
+def converting_ahead(monkeypatch, *, done: bool) -> list:
+    """Convert ahead as if the hash were done (``done``) or never; the list gets each landing's
+    (what was started, batches converted ahead)."""
+    convert_ahead, started = bulk.convert_ahead, []
+
+    def convert(found, ds, path, name, _):
+        convert_ahead(found, ds, path, name, lambda: done)
+        started.append((found.started, len(found.started.converted)))
+
+    monkeypatch.setattr(bulk, "convert_ahead", convert)
+    return started
+
+
 AHEAD = {
     "no batch": {"done": True},
     "two batches, then the rest on the way": {"done": False, "batches": 2},
@@ -264,13 +277,7 @@ def test_batches_converted_ahead_land_as_batches_converted_on_the_way(
     path's; what converting finds (text to normalize, a value to clean), ahead or on the way, has the same
     outcome; and Arrow's reader and the file are closed after."""
     s, _ = stack
-    convert_ahead, started = bulk.convert_ahead, []
-
-    def convert(found, ds, path, name, done):
-        convert_ahead(found, ds, path, name, lambda: AHEAD[ahead]["done"])
-        started.append((found.started, len(found.started.converted)))
-
-    monkeypatch.setattr(bulk, "convert_ahead", convert)
+    started = converting_ahead(monkeypatch, done=AHEAD[ahead]["done"])
     monkeypatch.setattr(bulk, "AHEAD_BATCHES", AHEAD[ahead].get("batches", bulk.AHEAD_BATCHES))
     path = telecom(tmp_path, "telecom_batches.csv", many_batches(edit))
     report, (counts, _, rows, held) = both_ways(warehouse, s, monkeypatch, "digital_infrastructure", path)
@@ -288,13 +295,7 @@ def test_a_delivery_landed_already_closes_what_was_read_ahead(stack, warehouse, 
     """The same file delivered again is skipped once its sha256 is known: the batches converted meanwhile
     are dropped, Arrow's reader and the file closed."""
     s, _ = stack
-    convert_ahead, started = bulk.convert_ahead, []
-
-    def convert(found, ds, path, name, done):
-        convert_ahead(found, ds, path, name, lambda: False)
-        started.append((found.started, len(found.started.converted)))
-
-    monkeypatch.setattr(bulk, "convert_ahead", convert)
+    started = converting_ahead(monkeypatch, done=False)
     monkeypatch.setattr(bulk, "AHEAD_BATCHES", 2)  # two of four: Arrow's reader is still reading
     path = telecom(tmp_path, "telecom_again.csv", many_batches())
     first = land_file("digital_infrastructure", path, s=s)

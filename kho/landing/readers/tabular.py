@@ -367,7 +367,7 @@ class TableReader:
         if text_only or sheet.broken or sheet.width_is_fixed or not self.column_wise:
             pairs: Iterator[tuple[Row, dict | None]] = zip(rows, repeat(None))
         else:
-            pairs = _ColumnWise(self, header, sheet).pairs(rows)
+            pairs = _ColumnWise(self, header, sheet, first_named).pairs(rows)
         for row, landed in pairs:
             if landed is not None and not under_header:
                 # An ordinary data row of a worksheet, converted with its block: what _record would make.
@@ -518,15 +518,14 @@ class _ColumnWise:
     ends the conversion for the rest of the table: what it costs would be spent for nothing.
     """
 
-    def __init__(self, reader: TableReader, header: Header, sheet: Sheet):
+    def __init__(self, reader: TableReader, header: Header, sheet: Sheet, first_named: int):
         lay = reader.layout
         self.known, self.clean = reader._cleaned.get, reader._clean
         self.header, self.epoch, self.footer = header, sheet.epoch, lay.footer
         self.names = [name for _, _, name, _ in header.plan]
         self.required = [i for i, (_, column, _, _) in enumerate(header.plan) if column.required]
-        named = [p for p, n in enumerate(header.names) if n]
-        self.first_named = named[0]
-        self.first_name = header.names[self.first_named].casefold()
+        self.first_named = first_named  # the position a repeated header is recognised by, as read() does
+        self.first_name = header.names[first_named].casefold()
 
     def pairs(self, rows: Iterator[Row]) -> Iterator[tuple[Row, dict | None]]:
         """Each row with its landed values, or None where the row-by-row reading must read it."""
